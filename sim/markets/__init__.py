@@ -1,0 +1,1 @@
+"""Markets as pure functions of numpy arrays (no simulation state)."""

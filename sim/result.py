@@ -1,0 +1,162 @@
+"""A run's result: three tables and a summary dict (``docs/outputs.md`` lists every field)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.config import Config
+from sim.economics import hhi
+
+__all__ = ["Result", "summarize", "CUT_THRESHOLD"]
+
+#: A firm "cuts" when its posted price first falls at least this fraction below its entry price.
+CUT_THRESHOLD = 0.05
+
+
+@dataclasses.dataclass
+class Result:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    firms : one row per active firm per day.
+    market : one row per day.
+    events : one row per event (entry, price_change, release, exit, ...).
+    summary : JSON-ready dict of headline outcomes.
+    config : the validated configuration that produced it.
+    """
+
+    firms: pd.DataFrame
+    market: pd.DataFrame
+    events: pd.DataFrame
+    summary: dict[str, Any]
+    config: Config
+
+    def write(self, out_dir: str | Path, figures: bool | None = None) -> Path:
+        """Write the tables, figures and summary into ``out_dir`` (see :func:`sim.io.write`)."""
+        from sim import io
+
+        return io.write(self, out_dir, figures=figures)
+
+
+def _price_cut(prices: pd.Series, days: pd.Series, start) -> dict[str, Any]:
+    """First cut of at least CUT_THRESHOLD below the entry price, and the deepest cut."""
+    entry = float(prices.iloc[0])
+    low = float(prices.min())
+    out: dict[str, Any] = {
+        "entry_price_usd_per_m": entry,
+        "min_price_usd_per_m": low,
+        "max_cut_pct": 100.0 * (1.0 - low / entry) if entry > 0 else 0.0,
+        "first_cut_day": None,
+        "first_cut_date": None,
+        "first_cut_pct": None,
+    }
+    if entry > 0:
+        below = np.flatnonzero(prices.to_numpy() <= entry * (1.0 - CUT_THRESHOLD))
+        if below.size:
+            k = int(below[0])
+            day = int(days.iloc[k])
+            out.update(first_cut_day=day, first_cut_date=str(start + pd.Timedelta(days=day))[:10],
+                       first_cut_pct=100.0 * (1.0 - float(prices.iloc[k]) / entry))
+    return out
+
+
+def _clean(x: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    return x
+
+
+def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
+              events: pd.DataFrame, exits: dict[str, float]) -> dict[str, Any]:
+    """Headline outcomes of a run.
+
+    Final-day shares, HHI and prices; totals of consumer surplus and spend; per firm its entry and
+    exit days, cumulative money, final cash, and price cuts (first cut of at least
+    ``CUT_THRESHOLD`` below the entry price, and the deepest); and, where the scenario lists
+    observed ``targets.price_cuts``, the model's cuts beside them.
+    """
+    start = pd.Timestamp(cfg.start)
+    last = int(market["day"].max()) if len(market) else 0
+    final_market = market[market["day"] == last]
+    final = firms[firms["day"] == last].set_index("firm")
+    per_firm: dict[str, Any] = {}
+    for name, rows in firms.groupby("firm", sort=False):
+        rows = rows.sort_values("day")
+        per_firm[name] = {
+            "kind": cfg.firms[name].kind,
+            "label": cfg.firms[name].label or name,
+            "entry_day": int(rows["day"].iloc[0]),
+            "exit_day": exits.get(name),
+            "survived": name not in exits,
+            "final_price_usd_per_m": float(rows["price_usd_per_m"].iloc[-1]),
+            "final_quality": float(rows["quality"].iloc[-1]),
+            "final_firm_share": float(final["firm_share"].get(name, 0.0)),
+            "final_token_share": float(final["token_share"].get(name, 0.0)),
+            "final_cash_usd": float(rows["cash_usd"].iloc[-1]),
+            "revenue_usd": float(rows["revenue_usd"].sum()),
+            "operating_profit_usd": float(rows["operating_profit_usd"].sum()),
+            "capex_usd": float(rows["capex_usd"].sum()),
+            "funding_usd": float(rows["funding_usd"].sum()),
+            "subsidy_usd": float(rows["subsidy_usd"].sum()),
+            "served_m_tokens": float(rows["served_m_tokens"].sum()),
+            "price_cut": _price_cut(rows["price_usd_per_m"], rows["day"], start),
+        }
+    summary: dict[str, Any] = {
+        "scenario": cfg.name,
+        "seed": cfg.seed,
+        "horizon_days": cfg.horizon_days,
+        "start_date": cfg.start_date,
+        "final_day": last,
+        "final": {
+            "n_firms": int(final_market["n_firms"].iloc[0]) if len(final_market) else 0,
+            "hhi": hhi(final["firm_share"].to_numpy()) if len(final) else 0.0,
+            "mean_price_usd_per_m": float(final_market["mean_price_usd_per_m"].iloc[0])
+            if len(final_market) else 0.0,
+            "min_price_usd_per_m": float(final_market["min_price_usd_per_m"].iloc[0])
+            if len(final_market) else 0.0,
+            "outside_choice_share": float(final_market["outside_choice_share"].iloc[0])
+            if len(final_market) else 1.0,
+            "firm_shares": {k: float(v) for k, v in final["firm_share"].items()},
+        },
+        "mean_hhi": float(market["hhi"].mean()) if len(market) else 0.0,
+        "consumer_surplus_usd": float(market["consumer_surplus_usd"].sum()),
+        "customer_spend_usd": float(market["customer_spend_usd"].sum()),
+        "served_m_tokens": float(market["served_m_tokens"].sum()),
+        "unserved_m_tokens": float(market["unserved_m_tokens"].sum()),
+        "survivors": [n for n in cfg.firms if n in per_firm and n not in exits],
+        "exit_days": dict(exits),
+        "firms": per_firm,
+        "events": {k: int(v) for k, v in events["kind"].value_counts().sort_index().items()},
+    }
+    observed = (cfg.targets or {}).get("price_cuts") or {}
+    if observed:
+        rows = {}
+        for name, obs in observed.items():
+            model = per_firm.get(name, {}).get("price_cut", {})
+            obs_day = cfg.day_of(obs["date"]) if obs.get("date") is not None else None
+            rows[name] = {
+                "observed_date": obs.get("date"),
+                "observed_cut_pct": obs.get("cut_pct"),
+                "model_date": model.get("first_cut_date"),
+                "model_cut_pct": model.get("first_cut_pct"),
+                "model_max_cut_pct": model.get("max_cut_pct"),
+                "days_off": (model["first_cut_day"] - obs_day)
+                if model.get("first_cut_day") is not None and obs_day is not None else None,
+            }
+        summary["price_cuts_vs_observed"] = rows
+    return _clean(summary)

@@ -1,0 +1,75 @@
+"""Capacity rules: GPU orders.  ``rule.order(firm)`` returns how many GPUs to order now;
+the firm pays ``gpu_price_usd`` each on ordering and receives them ``gpu_lead_days`` later.
+``rule.review_days`` is the interval between decisions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sim.strategies import Rule, param, register
+
+
+class CapacityRule(Rule):
+    review_days: float = float("inf")
+
+    def order(self, firm) -> float:
+        raise NotImplementedError
+
+
+@register("capacity", "none")
+class NoOrders(CapacityRule):
+    """Never order: the firm keeps (and depreciates) the GPUs it starts with."""
+
+    def order(self, firm):
+        return 0.0
+
+
+@register("capacity", "forecast")
+class Forecast(CapacityRule):
+    """Order enough GPUs to serve forecast demand with ``headroom`` when the order arrives.
+
+    Demand ``D`` is the firm's first-round (unrationed) demand.  With ``d1`` the mean over the
+    last 7 days and ``d0`` the mean over the 7 days ``window_days`` earlier, daily growth is
+    ``g = (d1/d0)^(1/window_days)`` clipped to ``[1 - max_growth, 1 + max_growth]``; forecast
+    demand at arrival is ``d1 * g^lead``.  GPUs needed: ``forecast * (1 + headroom) / (tokens per
+    GPU-hour * 24)``; the order is that less the serving pool and GPUs on order, capped so that it
+    costs at most ``max_cash_share`` of cash.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        headroom: float = param(0.25, 0.0, 10.0, doc="spare capacity over forecast demand")
+        review_days: float = param(30.0, 0.0, 3650.0, lo_open=True, doc="days between orders")
+        window_days: int = param(30, 7, 365, doc="look-back for the growth estimate")
+        max_growth: float = param(0.005, 0.0, 1.0, doc="cap on daily demand growth")
+        max_cash_share: float = param(0.5, 0.0, 1.0, doc="share of cash an order may spend")
+
+    @property
+    def review_days(self):
+        return self.params.review_days
+
+    def forecast(self, firm) -> float:
+        """Forecast first-round demand (million tokens a day) when an order placed now arrives."""
+        p = self.params
+        hist = firm.history("demand_m_tokens")
+        if hist.size == 0:
+            return 0.0
+        d1 = float(hist[-7:].mean())
+        if hist.size < p.window_days + 7 or d1 <= 0:
+            return d1
+        d0 = float(hist[-p.window_days - 7 : -p.window_days].mean())
+        g = (d1 / d0) ** (1.0 / p.window_days) if d0 > 0 else 1.0 + p.max_growth
+        g = float(np.clip(g, 1.0 - p.max_growth, 1.0 + p.max_growth))
+        return d1 * g ** firm.cfg.gpu_lead_days
+
+    def order(self, firm):
+        p = self.params
+        need = self.forecast(firm) * (1.0 + p.headroom) / (firm.tokens_per_gpu_hour * 24.0)
+        gap = need - firm.gpus_serving - firm.gpus_on_order
+        if gap <= 0:
+            return 0.0
+        price = firm.cfg.gpu_price_usd
+        affordable = p.max_cash_share * max(firm.cash, 0.0) / price if price > 0 else gap
+        return float(min(gap, affordable))

@@ -1,0 +1,182 @@
+"""Pricing rules.  A firm at a price review calls ``rule.price(firm, view)`` for its new price.
+
+``view`` is the firm's :class:`sim.model.MarketView`: every active firm's current offer, the
+segments' sizes and tastes today, the outside option, and the index ``me`` of the asking firm.
+Prices are USD per million tokens; ``firm.marginal_cost`` is USD per million tokens served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import optimize
+
+from sim import checks
+from sim.errors import ConfigError
+from sim.markets.tokens import own_price_demand, relative_utilities
+from sim.strategies import Rule, param, register
+
+if TYPE_CHECKING:
+    from sim.firms.base import Firm
+    from sim.model import MarketView
+
+
+class PricingRule(Rule):
+    """A pricing rule.  ``next_review`` may override the firm's review cadence."""
+
+    def price(self, firm: Firm, view: MarketView) -> float:
+        raise NotImplementedError
+
+    def next_review(self, firm: Firm) -> float | None:
+        """Days until this rule next wants a review; ``None`` keeps ``review_days``."""
+        return None
+
+
+@register("pricing", "cost_plus")
+class CostPlus(PricingRule):
+    """``p = c * (1 + markup)`` with ``c`` the marginal cost."""
+
+    @dataclasses.dataclass
+    class Params:
+        markup: float = param(0.5, -1.0, 1e4, doc="markup over marginal cost")
+
+    def price(self, firm, view):
+        return firm.marginal_cost * (1.0 + self.params.markup)
+
+
+@register("pricing", "best_response")
+class BestResponse(PricingRule):
+    """Maximise expected profit against rivals' current prices on the logit demand model.
+
+    ``p* = argmax_p (p - c) * min(D(p), K)`` where ``D(p)`` is the firm's first-round demand
+    summed over segments with rivals' offers fixed (:func:`sim.markets.tokens.own_price_demand`)
+    and ``K`` its capacity (ignored when ``capacity_aware`` is false or the market has no limits).
+    Solved by a grid search over ``[c, c + span]`` refined with bounded Brent on the best cell.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        grid: int = param(96, 8, 100_000, doc="grid points before refinement")
+        capacity_aware: bool = param(True, doc="cap demand at capacity")
+
+    def price(self, firm, view):
+        i = view.me
+        mc = firm.marginal_cost
+        others = np.arange(view.prices.shape[0]) != i
+        v = relative_utilities(view.prices[others], view.qualities[others], view.alpha,
+                               view.theta, view.outside_price, view.outside_quality)
+        with np.errstate(over="ignore"):
+            rivals = np.exp(np.minimum(v, 700.0)).sum(axis=1)
+        cap = view.capacities[i] if (self.params.capacity_aware and view.capacity_limits) else np.inf
+
+        def profit(p):
+            d = own_price_demand(np.atleast_1d(p), view.qualities[i], rivals, view.sizes,
+                                 view.alpha, view.theta, view.outside_price, view.outside_quality)
+            return (np.atleast_1d(p) - mc) * np.minimum(d, cap)
+
+        # Span: 20 logit units for all but the 1% least price-sensitive customers, or twice the
+        # dearest offer in sight, whichever is wider.
+        dearest = max(float(view.prices.max(initial=0.0)), view.outside_price)
+        span = max(20.0 / float(np.quantile(view.alpha, 0.01)), 2.0 * (dearest - mc), 1e-9)
+        grid = mc + span * np.linspace(0.0, 1.0, self.params.grid) ** 2
+        values = profit(grid)
+        k = int(np.argmax(values))
+        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+        res = optimize.minimize_scalar(lambda p: -profit(p)[0], bounds=(lo, hi),
+                                       method="bounded", options={"xatol": 1e-10 * max(hi, 1)})
+        return float(res.x) if -res.fun >= values[k] else float(grid[k])
+
+
+@register("pricing", "undercut")
+class Undercut(PricingRule):
+    """The price-war rule: beat the cheapest rival of comparable quality by ``step``.
+
+    Comparable rivals have quality at least ``own quality - quality_gap``.  The new price is
+    ``(1 - step) * min(comparable rivals' prices)``, never below ``floor * c``.  With
+    ``relent_markup`` set, a firm that would have to go below the floor instead jumps back up to
+    ``c * (1 + relent_markup)`` (Maskin & Tirole's Edgeworth cycle).  With no comparable rival the
+    price is unchanged.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        step: float = param(0.05, 0.0, 1.0, doc="fraction below the cheapest comparable rival")
+        floor: float = param(1.0, 0.0, 1e4, doc="lowest price as a multiple of marginal cost")
+        quality_gap: float = param(50.0, 0.0, None, doc="quality points a rival may lag by")
+        relent_markup: float | None = param(None, -1.0, 1e4, doc="markup to jump back up to")
+
+    def price(self, firm, view):
+        p = self.params
+        comparable = view.qualities >= view.qualities[view.me] - p.quality_gap
+        comparable[view.me] = False
+        if not comparable.any():
+            return firm.price
+        target = (1.0 - p.step) * float(view.prices[comparable].min())
+        floor = p.floor * firm.marginal_cost
+        if target < floor:
+            if p.relent_markup is not None:
+                return firm.marginal_cost * (1.0 + p.relent_markup)
+            return floor
+        return target
+
+
+@register("pricing", "penetration")
+class Penetration(PricingRule):
+    """Penetration then harvest: price at ``c * (1 + entry_markup)`` until the firm's choice share
+    of the whole market reaches ``target_share``, then at ``c * (1 + markup)`` for good."""
+
+    @dataclasses.dataclass
+    class Params:
+        target_share: float = param(0.2, 0.0, 1.0, doc="share of all customers to win first")
+        markup: float = param(0.5, -1.0, 1e4, doc="markup once the target is reached")
+        entry_markup: float = param(0.0, -1.0, 1e4, doc="markup while below the target")
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.harvesting = False
+
+    def price(self, firm, view):
+        if firm.last_choice_share >= self.params.target_share:
+            self.harvesting = True
+        markup = self.params.markup if self.harvesting else self.params.entry_markup
+        return firm.marginal_cost * (1.0 + markup)
+
+
+@register("pricing", "scripted")
+class Scripted(PricingRule):
+    """Dated prices: ``path: [[day or date, price], ...]``; the price in force is the last point
+    at or before today (the firm's configured price before the first point).  Reviews happen
+    exactly at the path's dates."""
+
+    @dataclasses.dataclass
+    class Params:
+        path: list[Any] = param([], doc="[[day or date, USD per million tokens], ...]")
+
+    @classmethod
+    def check(cls, key, params, cfg):
+        if not params.path:
+            raise ConfigError(f"{key}.path", params.path,
+                              "a non-empty list of [day or date, price] pairs", "empty path")
+        checks.path(f"{key}.path", params.path, cfg.day_of, 0.0, 1e6)
+
+    def __init__(self, params):
+        super().__init__(params)
+        self._days: np.ndarray | None = None
+        self._prices = np.array([float(pt[1]) for pt in params.path])
+
+    def _resolve(self, firm) -> np.ndarray:
+        if self._days is None:
+            self._days = np.array([firm.model.cfg.day_of(pt[0]) for pt in self.params.path])
+        return self._days
+
+    def price(self, firm, view):
+        days = self._resolve(firm)
+        k = int(np.searchsorted(days, firm.model.now + 1e-9, side="right")) - 1
+        return firm.price if k < 0 else float(self._prices[k])
+
+    def next_review(self, firm):
+        days = self._resolve(firm)
+        later = days[days > firm.model.now + 1e-9]
+        return float(later[0] - firm.model.now) if later.size else float("inf")
