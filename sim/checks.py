@@ -66,14 +66,14 @@ def date(key: str, value: Any) -> _dt.date:
 
 
 def when(key: str, value: Any, start: _dt.date, horizon_days: int) -> None:
-    """A point in the run: a day number in [0, horizon_days] or an ISO date in the horizon."""
+    """A point in the run: a day number in [0, horizon_days) or an ISO date in the horizon."""
     if isinstance(value, str):
         day = (date(key, value) - start).days
-        if not 0 <= day <= horizon_days:
-            end = start + _dt.timedelta(days=horizon_days)
+        if not 0 <= day < horizon_days:
+            end = start + _dt.timedelta(days=horizon_days - 1)
             raise ConfigError(key, value, f"a date from {start} to {end}")
     else:
-        number(key, value, 0, horizon_days)
+        number(key, value, 0, horizon_days, hi_open=True)
 
 
 def path(key: str, points: Any, day_of: Callable[[Any], float], lo: float, hi: float) -> None:

@@ -74,8 +74,9 @@ def composition_error(err: Exception, overrides: list[str]) -> ConfigError:
         m = re.search(r"converted to (\w+)", cause.msg or "")
         want = _TYPE_WORDS.get(m.group(1), m.group(1)) if m else "a value of the schema's type"
         value = _override_value(key, overrides)
-        return ConfigError(key, value if value is not None else Raw(str(cause.msg)), want,
-                           "wrong type")
+        msg = (cause.msg or "").strip().splitlines()
+        return ConfigError(key, value if value is not None else Raw(msg[0] if msg else "?"),
+                           want, "wrong type")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     m = re.search(r"Could not override '([^']+)'", first)
     key = m.group(1) if m else "override"

@@ -4,8 +4,10 @@
     python -m sim.collect SWEEP --x firms.giant.reaction_lag_days --y final.mean_price_usd_per_m
 
 One row per job: ``job``, ``status`` (``ok``, ``failed`` with its ``error``, or ``incomplete``
-when neither ``summary.json`` nor ``failed.json`` is there), one column per swept key with its
-value, and the run's summary flattened with dots (``final.hhi``, ``firms.lab.revenue_usd``, ...).
+when neither ``summary.json`` nor ``failed.json`` is there), one column per command-line
+override of the job (swept or fixed) with its value, and the run's summary flattened with dots
+(``final.hhi``, ``firms.lab.revenue_usd``, ...).  Summary keys that repeat an override
+(``seed``, ``horizon_days``) hold the same value.
 Written as ``sweep.parquet`` and ``sweep.csv`` into the sweep folder.
 """
 

@@ -121,8 +121,9 @@ class FundingConfig:
     ``raise_below_runway_days``; it closes ``round_days`` later with probability
     ``1 / (1 + exp(-(success_intercept + success_slope * score)))``, where the performance score is
     ``log(revenue last 30 days / revenue the 30 before)`` (clipped to [-2, 2]) plus
-    ``(quality - outside quality) / 100``.  A closed round raises
-    ``max(min_round_usd, revenue_multiple * annualised revenue)``.
+    ``(quality - outside quality) / 100`` (momentum counts from 60 days of history).  A closed
+    round raises ``min(max_round_usd, max(min_round_usd, revenue_multiple * annualised
+    revenue))``.  Runway is cash over minus the mean daily free cash flow of the last 90 days.
     """
 
     enabled: bool = False
@@ -130,6 +131,7 @@ class FundingConfig:
     round_days: float = 60.0
     retry_days: float = 30.0
     min_round_usd: float = 1.0e8
+    max_round_usd: float = 1.0e10
     revenue_multiple: float = 10.0
     success_intercept: float = 1.0
     success_slope: float = 2.0
@@ -285,6 +287,7 @@ def _firm(key: str, f: FirmConfig, cfg: Config) -> None:
     checks.number(f"{fk}.round_days", fu.round_days, 0, 3650, lo_open=True)
     checks.number(f"{fk}.retry_days", fu.retry_days, 0, 3650, lo_open=True)
     checks.number(f"{fk}.min_round_usd", fu.min_round_usd, 0, 1e13)
+    checks.number(f"{fk}.max_round_usd", fu.max_round_usd, fu.min_round_usd, 1e13)
     checks.number(f"{fk}.revenue_multiple", fu.revenue_multiple, 0, 1e3)
     checks.number(f"{fk}.success_intercept", fu.success_intercept, -50, 50)
     checks.number(f"{fk}.success_slope", fu.success_slope, -50, 50)
@@ -341,7 +344,7 @@ def validate(cfg: DictConfig | Config) -> Config:
         key = f"shocks[{i}]"
         if sh.kind not in SHOCK_KINDS:
             raise ConfigError(f"{key}.kind", sh.kind, ", ".join(SHOCK_KINDS), "unknown shock")
-        checks.when(f"{key}.at", sh.at, cfg.start, cfg.horizon_days)
+        checks.when(f"{key}.at", sh.at, cfg.start, cfg.horizon_days)  # before the last day ends
         if sh.kind in ("entry", "price_cut"):
             if sh.firm not in cfg.firms:
                 raise ConfigError(f"{key}.firm", sh.firm, ", ".join(cfg.firms), "unknown firm")

@@ -6,8 +6,8 @@ AER 110(10)): firm ``i`` with quality index ``a_i``, price ``p_i`` and marginal 
     s_i = exp((a_i - p_i) / mu) / (sum_j exp((a_j - p_j) / mu) + exp(a_0 / mu)),
 
 the outside good having index ``a_0`` and ``mu`` the horizontal-differentiation scale.  The
-simulator's segment parameterisation maps onto it with ``alpha = 1/mu``, ``theta*q_i - p_0 = a_i``
-relative to an outside option worth ``a_0`` (see :mod:`sim.markets.tokens`).
+simulator's segment parameterisation maps onto it with ``alpha = 1/mu`` and
+``a_i - a_0 = theta * (q_i - q_0) + p_0`` (see :mod:`sim.markets.tokens`).
 
 All prices, costs and profits here are per unit mass of customers.
 """

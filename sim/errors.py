@@ -22,4 +22,5 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, allowed: str, problem: str = "out of range"):
         self.key, self.value, self.allowed, self.problem = key, value, allowed, problem
-        super().__init__(f"{key}={value!r}: {problem}; allowed: {allowed}")
+        text = f"{key}={value!r}: {problem}; allowed: {allowed}"
+        super().__init__(" ".join(text.split()))  # always one line

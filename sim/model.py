@@ -159,10 +159,9 @@ class PriceWarModel(mesa.Model):
         self.segments = Segments(cfg.segments, self.seeds.generator("segments"))
         self._outside_price = _path_arrays(cfg, cfg.outside.price)
         self._outside_quality = _path_arrays(cfg, cfg.outside.quality)
-        self.moves: simpy.Event = self.env.event()
         self.active: list[Firm] = []
         self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
-        self.exits: dict[str, float] = {}
+        self.exits: dict[str, int] = {}  # firm name -> the day it left
         self.market_row: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={c: functools.partial(_market_value, column=c)
@@ -255,12 +254,13 @@ class PriceWarModel(mesa.Model):
 
     def on_exit(self, firm: Firm) -> None:
         self.active.remove(firm)
-        self.exits[firm.name] = self.env.now
+        self.exits[firm.name] = self.day
 
     def announce(self, firm: Firm, kind: str) -> None:
-        """Fire the ``moves`` event that watching rivals wait on, and arm a fresh one."""
-        fired, self.moves = self.moves, self.env.event()
-        fired.succeed((firm, kind))
+        """Put ``firm``'s move into the inbox of every active rival that watches it."""
+        for other in self.active:
+            if other.watches(firm):
+                other.inbox.put((firm, kind))
 
     def log(self, firm: Firm | None, kind: str, detail: str, value: float = 0.0) -> None:
         """Append a row to the events table."""
@@ -309,6 +309,8 @@ class PriceWarModel(mesa.Model):
         row.update(day=day, total_demand_m_tokens=total, outside_price_usd_per_m=p0,
                    outside_quality=q0, outside_m_tokens=total, outside_choice_share=1.0)
         if act:
+            for firm in act:
+                firm.depreciate()
             prices = np.array([f.price for f in act])
             capacities = np.array([f.capacity_m_tokens for f in act])
             res = tokens.clear(
@@ -367,7 +369,7 @@ def _market_value(model: PriceWarModel, column: str) -> float:
 
 def _with_date(df: pd.DataFrame, start: np.datetime64) -> pd.DataFrame:
     df = df.copy()
-    df["date"] = (start + df["day"].to_numpy().astype("timedelta64[D]")).astype("datetime64[s]")
+    df["date"] = (start + df["day"].to_numpy().astype("timedelta64[D]")).astype("datetime64[ms]")  # parquet stores ms
     return df
 
 

@@ -45,9 +45,8 @@ class Result:
         return io.write(self, out_dir, figures=figures)
 
 
-def _price_cut(prices: pd.Series, days: pd.Series, start) -> dict[str, Any]:
-    """First cut of at least CUT_THRESHOLD below the entry price, and the deepest cut."""
-    entry = float(prices.iloc[0])
+def _price_cut(entry: float, prices: pd.Series, days: pd.Series, start) -> dict[str, Any]:
+    """First cut of at least CUT_THRESHOLD below the configured entry price, and the deepest."""
     low = float(prices.min())
     out: dict[str, Any] = {
         "entry_price_usd_per_m": entry,
@@ -82,7 +81,7 @@ def _clean(x: Any) -> Any:
 
 
 def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
-              events: pd.DataFrame, exits: dict[str, float]) -> dict[str, Any]:
+              events: pd.DataFrame, exits: dict[str, int]) -> dict[str, Any]:
     """Headline outcomes of a run.
 
     Final-day shares, HHI and prices; totals of consumer surplus and spend; per firm its entry and
@@ -114,7 +113,8 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
             "funding_usd": float(rows["funding_usd"].sum()),
             "subsidy_usd": float(rows["subsidy_usd"].sum()),
             "served_m_tokens": float(rows["served_m_tokens"].sum()),
-            "price_cut": _price_cut(rows["price_usd_per_m"], rows["day"], start),
+            "price_cut": _price_cut(cfg.firms[name].price_usd_per_m, rows["price_usd_per_m"],
+                                    rows["day"], start),
         }
     summary: dict[str, Any] = {
         "scenario": cfg.name,

@@ -4,7 +4,8 @@ Firms hold no pricing, research or capacity logic of their own: at each decision
 their rule objects (:mod:`sim.strategies`).  The processes read like the story they tell:
 
 * price reviews every ``review_days`` (or at a scripted rule's dates);
-* reactive reviews ``reaction_lag_days`` after a watched rival moves (price change or entry);
+* reactive reviews ``reaction_lag_days`` after a watched rival moves (a price change, an entry
+  or a model release), the moves arriving in the firm's inbox (a SimPy ``Store``);
 * training runs that hold GPUs out of the serving pool, then release a model;
 * GPU orders that arrive ``gpu_lead_days`` after they are paid for.
 
@@ -53,9 +54,10 @@ class Flows:
                 - self.fixed_cost_usd - self.depreciation_usd)
 
     @property
-    def net_cash_flow_usd(self) -> float:
+    def free_cash_flow_usd(self) -> float:
+        """Cash generated before financing: revenue - cash costs - capex + subsidy."""
         return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
-                - self.fixed_cost_usd - self.capex_usd + self.funding_usd + self.subsidy_usd)
+                - self.fixed_cost_usd - self.capex_usd + self.subsidy_usd)
 
 
 @dataclasses.dataclass(slots=True)
@@ -101,8 +103,10 @@ class Firm(mesa.Agent):
         self.flows = Flows()
         self.outcome = Outcome()
         self.last_choice_share = 0.0
+        # Rivals' moves this firm watches, queued so that none is lost (see model.announce).
+        self.inbox = simpy.Store(self.env) if cfg.reaction_lag_days is not None else None
         self._history: dict[str, list[float]] = {
-            "demand_m_tokens": [], "revenue_usd": [], "net_cash_flow_usd": []
+            "demand_m_tokens": [], "revenue_usd": [], "free_cash_flow_usd": []
         }
         self._daily_depreciation = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
         for process in (self._price_reviews(), self._reactions(), self._research_runs(),
@@ -135,7 +139,7 @@ class Firm(mesa.Agent):
         return self.pool.level * self.tokens_per_gpu_hour * 24.0
 
     def history(self, key: str) -> np.ndarray:
-        """Daily history of ``demand_m_tokens``, ``revenue_usd`` or ``net_cash_flow_usd``."""
+        """Daily history of ``demand_m_tokens``, ``revenue_usd`` or ``free_cash_flow_usd``."""
         return np.asarray(self._history[key])
 
     def trailing(self, key: str, days: int) -> float:
@@ -181,20 +185,23 @@ class Firm(mesa.Agent):
             yield self.env.timeout(wait)
 
     def _reactions(self):
-        lag = self.cfg.reaction_lag_days
-        if lag is None:
+        if self.inbox is None:
             return
         while self.alive:
-            mover, kind = yield self.model.moves
+            mover, kind = yield self.inbox.get()
+            yield self.env.timeout(self.cfg.reaction_lag_days)
             if not self.alive:
                 return
-            if mover is self or not self._watches(mover):
-                continue
-            yield self.env.timeout(lag)
-            if self.alive:
-                self.review_price(f"reaction to {mover.name}'s {kind}")
+            # One review answers this move and every move that arrived during the lag.
+            later = len(self.inbox.items)
+            self.inbox.items.clear()
+            more = f" and {later} later move{'s' * (later > 1)}" if later else ""
+            self.review_price(f"reaction to {mover.name}'s {kind}{more}")
 
-    def _watches(self, other: Firm) -> bool:
+    def watches(self, other: Firm) -> bool:
+        """Whether this firm reacts to ``other``'s moves (``reacts_to``: all, kinds or names)."""
+        if other is self or self.inbox is None:
+            return False
         watched = self.cfg.reacts_to
         return "all" in watched or other.name in watched or other.kind in watched
 
@@ -249,11 +256,10 @@ class Firm(mesa.Agent):
 
     # ----------------------------------------------------------------- daily books
     def settle(self, outcome: Outcome, revenue: float) -> None:
-        """Book one day of the market: revenue, serving, training and fixed costs, depreciation.
+        """Book one day of the market: revenue, serving, training and fixed costs.
 
         Serving cost is ``served / tokens_per_gpu_hour * cost_per_gpu_hour``; training cost is
-        ``gpus_training * 24 * cost_per_gpu_hour``; depreciation retires a daily fraction
-        ``1 - (1 - d)^(1/365)`` of serving and training GPUs, charged at ``gpu_price_usd``.
+        ``gpus_training * 24 * cost_per_gpu_hour``.
         """
         self.outcome = outcome
         self.last_choice_share = outcome.choice_share
@@ -268,22 +274,22 @@ class Firm(mesa.Agent):
         f.fixed_cost_usd += fixed
         self.run_compute += (self.gpus_training * 24.0 * self.cfg.training_efficiency
                              * self.model.algorithmic_progress())
-        retired = self._depreciate()
-        f.depreciation_usd += retired * self.cfg.gpu_price_usd
         operating_cash = revenue - serving - training - fixed
         self.cash += operating_cash
         self._after_settle(operating_cash)
 
-    def _depreciate(self) -> float:
+    def depreciate(self) -> None:
+        """Retire a daily fraction ``1 - (1 - d)^(1/365)`` of serving and training GPUs, charged
+        to depreciation at ``gpu_price_usd`` each.  Runs just before the day's market clears."""
         rate = self._daily_depreciation
         if rate <= 0:
-            return 0.0
+            return
         lost_serving = self.pool.level * rate
         taken = self.pool.get(lost_serving)
         assert taken.triggered, "the serving pool never has a waiting request"
         lost_training = self.gpus_training * rate
         self.gpus_training -= lost_training
-        return lost_serving + lost_training
+        self.flows.depreciation_usd += (lost_serving + lost_training) * self.cfg.gpu_price_usd
 
     def _after_settle(self, operating_cash: float) -> None:
         """Hook after the day's operating cash is booked (a giant's subsidy)."""
@@ -293,7 +299,7 @@ class Firm(mesa.Agent):
         h = self._history
         h["demand_m_tokens"].append(self.outcome.demand_m_tokens)
         h["revenue_usd"].append(self.flows.revenue_usd)
-        h["net_cash_flow_usd"].append(self.flows.net_cash_flow_usd)
+        h["free_cash_flow_usd"].append(self.flows.free_cash_flow_usd)
         self.flows = Flows()
 
     def after_day(self) -> None:

@@ -14,11 +14,13 @@ from sim.firms.base import Firm
 class LeanLab(Firm):
     """A lean AI lab: little cash, high efficiency, fast reviews; lives on venture rounds.
 
-    When its runway (cash over trailing 30-day burn) falls below
-    ``funding.raise_below_runway_days`` it starts a round that closes ``funding.round_days``
-    later with probability ``1 / (1 + exp(-(b0 + b1 * score)))``, where
-    ``score = clip(log(R_30 / R_prev30), -2, 2) + (quality - outside quality) / 100`` and ``R`` is
-    revenue.  A closed round raises ``max(min_round_usd, revenue_multiple * 365/30 * R_30)``.
+    Runway is cash over burn, burn being minus the mean daily free cash flow (revenue less cash
+    costs and capex) over the last 90 days.  When runway falls below
+    ``funding.raise_below_runway_days`` the lab starts a round that closes
+    ``funding.round_days`` later with probability ``1 / (1 + exp(-(b0 + b1 * score)))``, where
+    ``score = clip(log(R_30 / R_prev30), -2, 2) + (quality - outside quality) / 100``, ``R`` is
+    revenue, and the momentum term is 0 until the lab has 60 days of history.  A closed round
+    raises ``min(max_round_usd, max(min_round_usd, revenue_multiple * 365/30 * R_30))``.
     The lab exits when its cash is negative and no round is under way.
     """
 
@@ -30,8 +32,8 @@ class LeanLab(Firm):
         self.next_raise = model.now
 
     def runway_days(self) -> float:
-        """Days of cash left at the trailing 30-day burn rate (inf when not burning)."""
-        flows = self._history["net_cash_flow_usd"][-30:]
+        """Days of cash left at the trailing 90-day burn rate (inf when not burning)."""
+        flows = self._history["free_cash_flow_usd"][-90:]
         burn = -sum(flows) / len(flows) if flows else 0.0
         if burn <= 0:
             return math.inf
@@ -41,10 +43,12 @@ class LeanLab(Firm):
         """Revenue momentum plus quality relative to the frontier (see class docstring)."""
         rev = self._history["revenue_usd"]
         recent, before = sum(rev[-30:]), sum(rev[-60:-30])
-        if recent > 0 and before > 0:
+        if len(rev) < 60 or recent == before:
+            momentum = 0.0  # no evidence yet, or none either way
+        elif recent > 0 and before > 0:
             momentum = float(np.clip(math.log(recent / before), -2.0, 2.0))
         else:
-            momentum = 0.0 if recent == before else (2.0 if recent > before else -2.0)
+            momentum = 2.0 if recent > before else -2.0
         return momentum + (self.quality - self.model.outside_quality()) / 100.0
 
     def after_day(self) -> None:
@@ -66,7 +70,8 @@ class LeanLab(Firm):
         chance = 1.0 / (1.0 + math.exp(-(fu.success_intercept + fu.success_slope * score)))
         if self.generator.random() < chance:
             annual_revenue = self.trailing("revenue_usd", 30) * 365.0 / 30.0
-            amount = max(fu.min_round_usd, fu.revenue_multiple * annual_revenue)
+            amount = min(fu.max_round_usd, max(fu.min_round_usd, fu.revenue_multiple
+                                                 * annual_revenue))
             self.cash += amount
             self.flows.funding_usd += amount
             self.model.log(self, "funding_round",

@@ -171,9 +171,12 @@ def clear(
     total = float(sizes.sum())
     v = relative_utilities(prices, qualities, alpha, theta, outside_price, outside_quality)
     shares, s0 = choice_probabilities(v)
-    seg_demand = sizes[:, None] * shares  # (S, n)
-    demand = seg_demand.sum(axis=0)
-    outside = float(sizes @ s0)
+    # Market-size weights first, so shares stay exact even for tiny markets.
+    weights = sizes / total if total > 0 else np.zeros_like(sizes)
+    choice_share = weights @ shares
+    outside_choice_share = float(weights @ s0) if total > 0 else 1.0
+    demand = choice_share * total
+    outside = outside_choice_share * total
     # ln(1/s0) is the log inclusive value relative to the outside option.
     cs_weights = sizes / alpha
     # ln(1/s0) underflows when an offer is overwhelmingly better than the outside option.
@@ -189,13 +192,14 @@ def clear(
     else:
         capacities = np.asarray(capacities, dtype=float)
         served, rationed, outside, unserved, consumer_surplus = _ration(
-            v, seg_demand, demand, capacities, sizes, alpha, log_iv, outside, rechoice_rounds
+            v, sizes[:, None] * shares, demand, capacities, sizes, alpha, log_iv, outside,
+            rechoice_rounds,
         )
 
     revenue = prices * served
     return Clearing(
-        choice_share=demand / total if total > 0 else np.zeros(n),
-        outside_choice_share=outside_share_of(s0, sizes, total),
+        choice_share=choice_share,
+        outside_choice_share=outside_choice_share,
         demand=demand,
         served=served,
         rationed=rationed,
@@ -205,11 +209,6 @@ def clear(
         revenue=revenue,
         consumer_surplus=consumer_surplus,
     )
-
-
-def outside_share_of(s0: np.ndarray, sizes: np.ndarray, total: float) -> float:
-    """Market-size-weighted outside choice share, ``sum_j M_j s_0j / sum_j M_j``."""
-    return float(sizes @ s0) / total if total > 0 else 1.0
 
 
 def _ration(v, seg_demand, demand, capacities, sizes, alpha, log_iv, outside, rounds):

@@ -1,5 +1,8 @@
 """Research rules: how much training compute a firm spends, run by run.
 
+Runs last whole days, so a run of ``k`` days spans exactly ``k`` market clearings, at each of which
+its GPU-hours are booked (cost) and accrued (effective compute).
+
 ``rule.plan(firm)`` returns ``(gpus, days)`` for the next training run or ``None`` for no run now;
 ``rule.gap_days`` is the wait between runs (and before asking again after ``None``).  A run holds
 its GPUs out of the serving pool for ``days`` and costs ``gpus * 24 * cost_per_gpu_hour`` a day.
@@ -35,8 +38,8 @@ class FixedShare(ResearchRule):
     @dataclasses.dataclass
     class Params:
         gpu_share: float = param(0.2, 0.0, 1.0, doc="share of GPUs held by a run")
-        run_days: float = param(90.0, 0.0, 3650.0, lo_open=True, doc="length of a run")
-        gap_days: float = param(30.0, 0.0, 3650.0, doc="days between runs")
+        run_days: int = param(90, 1, 3650, doc="length of a run (whole days)")
+        gap_days: int = param(30, 0, 3650, doc="days between runs")
 
     @property
     def gap_days(self):
@@ -59,8 +62,8 @@ class RevenueShare(ResearchRule):
     @dataclasses.dataclass
     class Params:
         share: float = param(0.2, 0.0, 1.0, doc="share of trailing revenue spent")
-        run_days: float = param(90.0, 0.0, 3650.0, lo_open=True, doc="length of a run")
-        gap_days: float = param(30.0, 0.0, 3650.0, doc="days between runs")
+        run_days: int = param(90, 1, 3650, doc="length of a run (whole days)")
+        gap_days: int = param(30, 0, 3650, doc="days between runs")
         max_gpu_share: float = param(0.5, 0.0, 1.0, doc="cap on the share of GPUs held")
 
     @property
@@ -69,7 +72,7 @@ class RevenueShare(ResearchRule):
 
     def plan(self, firm):
         p = self.params
-        budget = p.share * firm.trailing("revenue_usd", int(round(p.run_days)))
+        budget = p.share * firm.trailing("revenue_usd", p.run_days)
         per_gpu = firm.cfg.cost_per_gpu_hour_usd * 24.0 * p.run_days
         gpus = budget / per_gpu if per_gpu > 0 else p.max_gpu_share * firm.gpus_serving
         gpus = min(gpus, p.max_gpu_share * firm.gpus_serving)

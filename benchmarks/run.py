@@ -1,0 +1,465 @@
+"""pricewars performance harness: one JSON line per benchmark on stdout.
+
+    python benchmarks/run.py                  # full run (a few minutes on 2 cores)
+    python benchmarks/run.py --quick          # smoke run: small sizes, one or two repeats
+    python benchmarks/run.py --only clearing  # one group (or any benchmark name it prints)
+
+Groups and the benchmark lines they print (see benchmarks/README.md):
+
+* ``default``: ``default_days_per_second``, ``default_run_seconds``, ``default_tables_seconds``
+  (the default scenario, lean_lab_vs_giant over its 1095 days; no I/O).
+* ``scale``: ``scale_firm_days_per_second`` (100 firms, 5,000 segments, 365 days, the firm
+  presets' rules) and ``scale_firm_days_per_second_cost_plus_labs`` (the same with the labs'
+  best_response pricing replaced by cost_plus).  A variant that would run past
+  ``--scale-budget`` seconds is stopped there and its 365-day time projected (``truncated``).
+* ``clearing``: ``clearing_vs_numpy_ratio``: ``sim.markets.tokens.clear`` against a bare numpy
+  logit of the same shape, one line per shape and capacity variant.
+* ``exponents``: ``cost_exponents``: least-squares slope of log(wall time) on log(size), one line
+  per dimension (days, firms, segments) with the raw points.
+
+Timings use ``time.perf_counter``; each line gives the median and the minimum over its repeats.
+Only JSON goes to stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import dataclasses
+import functools
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import sim
+from sim.markets import tokens
+from sim.model import PriceWarModel
+
+SCALE_FIRMS = 100
+SCALE_SEGMENTS = 5000
+SCALE_DAYS = 365
+
+
+# ----------------------------------------------------------------------------- output helpers
+_OUT = sys.stdout  # the real stdout; everything else printed while benchmarking goes to stderr
+
+
+#: Fields added to every line (set in main): quick mode, allocator tuning.
+META: dict[str, Any] = {}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        return float(f"{x:.6g}")
+    return x
+
+
+def emit(benchmark: str, value: Any, unit: str, **extra: Any) -> None:
+    line = {"benchmark": benchmark, "value": value, "unit": unit, **extra, **META}
+    _OUT.write(json.dumps(_clean(line)) + "\n")
+    _OUT.flush()
+
+
+def stats(times: list[float]) -> dict[str, Any]:
+    return {"repeats": len(times), "median_s": statistics.median(times), "min_s": min(times)}
+
+
+# ----------------------------------------------------------------------------- configs
+def default_config() -> sim.Config:
+    """The default scenario (lean_lab_vs_giant), composed and validated once."""
+    return sim.validate(sim.compose())
+
+
+def many_firms_config(base: sim.Config, n_firms: int, segments: int | None = None,
+                      days: int | None = None, lab_pricing: str | None = None) -> sim.Config:
+    """``n_firms`` firms copied from the default's ``lab`` and ``giant`` (alternating: lab0,
+    giant0, lab1, ...), with staggered first reviews and slightly varied quality and price.
+
+    ``lab_pricing`` replaces the labs' pricing rule (their preset is best_response); giants keep
+    their preset (undercut).  Scripted shocks are dropped (the default has none)."""
+    lab, giant = base.firms["lab"], base.firms["giant"]
+    firms: dict[str, sim.config.FirmConfig] = {}
+    for i in range(n_firms):
+        src, tag = (lab, "lab") if i % 2 == 0 else (giant, "giant")
+        k = i // 2
+        f = dataclasses.replace(
+            copy.deepcopy(src),
+            label=f"{src.label or tag} {k}",
+            first_review_day=src.first_review_day + k % max(int(src.review_days), 1),
+            quality=src.quality + 4.0 * (k % 11 - 5),
+            price_usd_per_m=src.price_usd_per_m * (1.0 + 0.02 * (k % 7 - 3)),
+        )
+        if tag == "lab" and lab_pricing is not None:
+            f.pricing = type(f.pricing)(rule=lab_pricing)
+        firms[f"{tag}{k}"] = f
+    cfg = dataclasses.replace(
+        base, firms=firms, shocks=[],
+        segments=dataclasses.replace(base.segments,
+                                     count=base.segments.count if segments is None else segments),
+        horizon_days=base.horizon_days if days is None else days,
+    )
+    return sim.validate(cfg)
+
+
+def with_days(base: sim.Config, days: int) -> sim.Config:
+    return sim.validate(dataclasses.replace(base, horizon_days=days))
+
+
+def with_segments(base: sim.Config, segments: int, days: int) -> sim.Config:
+    return sim.validate(dataclasses.replace(
+        base, horizon_days=days, segments=dataclasses.replace(base.segments, count=segments)))
+
+
+# ----------------------------------------------------------------------------- timing helpers
+class Usage:
+    """System CPU seconds and minor page faults of this process over a ``with`` block."""
+
+    def __enter__(self) -> Usage:
+        self._r0 = resource.getrusage(resource.RUSAGE_SELF)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        self.sys_s = r1.ru_stime - self._r0.ru_stime
+        self.minor_faults = r1.ru_minflt - self._r0.ru_minflt
+
+
+def time_run(cfg: sim.Config) -> tuple[float, PriceWarModel, Usage]:
+    """Wall time of ``PriceWarModel(cfg).run()`` (construction included)."""
+    with Usage() as usage:
+        t0 = time.perf_counter()
+        model = PriceWarModel(cfg)
+        model.run()
+        wall = time.perf_counter() - t0
+    return wall, model, usage
+
+
+def time_steps(cfg: sim.Config, budget_s: float | None) -> dict[str, Any]:
+    """Step ``PriceWarModel(cfg)`` day by day until its horizon or until ``budget_s`` has passed.
+
+    Returns wall time, days simulated and firm-days (active firms summed over simulated days)."""
+    with Usage() as usage:
+        t0 = time.perf_counter()
+        model = PriceWarModel(cfg)
+        days = firm_days = 0
+        next_note = t0 + 15.0
+        while model.running:
+            n_active = len(model.active)
+            model.step()
+            days += 1
+            firm_days += n_active
+            now = time.perf_counter()
+            if now >= next_note:
+                log(f"  ... day {days}/{cfg.horizon_days}, {now - t0:.0f} s")
+                next_note = now + 15.0
+            if budget_s is not None and now - t0 > budget_s:
+                break
+        wall = time.perf_counter() - t0
+    return {"wall_s": wall, "days": days, "firm_days": firm_days, "exits": len(model.exits),
+            "truncated": model.running, "sys_s": usage.sys_s,
+            "minor_page_faults": usage.minor_faults}
+
+
+def per_call(fn: Callable[[], Any], min_time: float = 0.05) -> tuple[float, int]:
+    """Seconds per call of ``fn``, calling it in a loop long enough to time (>= ``min_time``)."""
+    fn()  # warm up
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    loops = max(1, int(min_time / one))
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return (time.perf_counter() - t0) / loops, loops
+
+
+def minor_faults_per_call(fn: Callable[[], Any], loops: int) -> float:
+    """Minor page faults per call of ``fn`` (fresh memory from the OS for big temporaries)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(loops):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / loops
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log(ys) on log(xs)."""
+    lx, ly = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+# ----------------------------------------------------------------------------- benchmarks
+def bench_default(args) -> None:
+    repeats = 2 if args.quick else 5
+    cfg = default_config()
+    days = cfg.horizon_days
+    log(f"default: {cfg.name}, {days} days, {len(cfg.firms)} firms, "
+        f"{cfg.segments.count} segments, {repeats} repeats")
+    time_run(cfg)  # warm-up: imports, first-call caches
+    runs, tabs, usages = [], [], []
+    for r in range(repeats):
+        wall, model, usage = time_run(cfg)
+        usages.append(usage)
+        t0 = time.perf_counter()
+        model.tables()
+        tabs.append(time.perf_counter() - t0)
+        runs.append(wall)
+        log(f"  repeat {r + 1}: run {wall:.3f} s, tables {tabs[-1]:.3f} s")
+    s = stats(runs)
+    common = {"scenario": cfg.name, "days": days, "firms": len(cfg.firms),
+              "segments": cfg.segments.count,
+              "sys_s": statistics.median(u.sys_s for u in usages),
+              "minor_page_faults": statistics.median(u.minor_faults for u in usages)}
+    emit("default_days_per_second", days / s["median_s"], "days/s", **common, **s,
+         best_days_per_second=days / s["min_s"])
+    emit("default_run_seconds", s["median_s"], "s", **common, **s, target_s=1.0,
+         within_target=s["median_s"] < 1.0)
+    emit("default_tables_seconds", statistics.median(tabs), "s", **common, **stats(tabs))
+
+
+def bench_scale(args) -> None:
+    days = 30 if args.quick else SCALE_DAYS
+    budget = args.scale_budget if args.scale_budget > 0 else None
+    base = default_config()
+    variants = [
+        ("scale_firm_days_per_second", None, "presets: best_response labs, undercut giants"),
+        ("scale_firm_days_per_second_cost_plus_labs", "cost_plus",
+         "labs on cost_plus, giants on their preset undercut"),
+    ]
+    for name, lab_pricing, rules in variants:
+        cfg = many_firms_config(base, SCALE_FIRMS, SCALE_SEGMENTS, days, lab_pricing)
+        log(f"{name}: {SCALE_FIRMS} firms, {SCALE_SEGMENTS} segments, {days} days ({rules}); "
+            f"budget {budget} s")
+        first = time_steps(cfg, budget)
+        log(f"  run 1: {first['wall_s']:.2f} s for {first['days']} days")
+        runs = [first]
+        # Repeat only what is cheap: a variant that took more than 20 s is measured once.
+        more = (1 if args.quick else 2) if first["wall_s"] < 20.0 and not first["truncated"] else 0
+        for r in range(more):
+            runs.append(time_steps(cfg, budget))
+            log(f"  run {r + 2}: {runs[-1]['wall_s']:.2f} s")
+        walls = [r["wall_s"] for r in runs]
+        s = stats(walls)
+        firm_days, sim_days = first["firm_days"], first["days"]
+        projected = s["median_s"] * days / sim_days if sim_days else None
+        emit(name, firm_days / s["median_s"], "firm-days/s", firms=SCALE_FIRMS,
+             segments=SCALE_SEGMENTS, horizon_days=days, days_simulated=sim_days,
+             firm_days=firm_days, truncated=first["truncated"], budget_s=budget,
+             projected_run_seconds=projected, rules=rules, exits=first["exits"], **s,
+             sys_s=first["sys_s"], minor_page_faults=first["minor_page_faults"],
+             over_60s=bool(projected is not None and projected > 60.0))
+
+
+def _clearing_inputs(S: int, n: int, seed: int = 1):
+    """Arrays shaped like the default scenario's segments and offers."""
+    rng = np.random.default_rng(seed)
+    w = np.exp(rng.standard_normal(S))
+    sizes = 3.0e6 * w / w.sum()
+    alpha = 3.0 * np.exp(0.7 * rng.standard_normal(S) - 0.5 * 0.7**2)
+    theta = 0.01 * np.exp(1.0 * rng.standard_normal(S) - 0.5)
+    prices = rng.uniform(0.3, 3.0, n)
+    qualities = rng.uniform(1260.0, 1320.0, n)
+    return prices, qualities, sizes, alpha, theta, 4.375, 1300.0
+
+
+def bare_logit(prices, qualities, sizes, alpha, theta, p0, q0):
+    """The reference: logit shares and demand, nothing else."""
+    dq = qualities - q0
+    dp = prices - p0
+    v = alpha[:, None] * (theta[:, None] * dq - dp)
+    e = np.exp(v)
+    shares = e / (1.0 + e.sum(1, keepdims=True))
+    return sizes @ shares
+
+
+def bench_clearing(args) -> None:
+    shapes = [(200, 2), (5000, 100), (5000, 10)]
+    repeats = 3 if args.quick else 7
+    min_time = 0.02 if args.quick else 0.1
+    for S, n in shapes:
+        prices, qualities, sizes, alpha, theta, p0, q0 = _clearing_inputs(S, n)
+        ref = bare_logit(prices, qualities, sizes, alpha, theta, p0, q0)
+        # Capacity-binding: every other firm can serve only half its unconstrained demand.
+        binding = np.where(np.arange(n) % 2 == 0, 0.5 * ref, 10.0 * ref + 1.0)
+        for label, caps in (("none", None), ("binding", binding)):
+            res = tokens.clear(prices, qualities, caps, sizes, alpha, theta, p0, q0, 1)
+            err = float(np.max(np.abs(res.demand - ref) / np.maximum(np.abs(ref), 1e-300)))
+            rationed = float(res.rationed.sum())
+
+            clear_call = functools.partial(tokens.clear, prices, qualities, caps, sizes, alpha,
+                                           theta, p0, q0, 1)
+            bare_call = functools.partial(bare_logit, prices, qualities, sizes, alpha, theta, p0,
+                                          q0)
+
+            tc, tb = [], []
+            loops = {}
+            for _ in range(repeats):  # interleaved, so drift hits both alike
+                t, loops["clear"] = per_call(clear_call, min_time)
+                tc.append(t)
+                t, loops["bare"] = per_call(bare_call, min_time)
+                tb.append(t)
+            ratio = statistics.median(tc) / statistics.median(tb)
+            faults = {"clear": minor_faults_per_call(clear_call, loops["clear"]),
+                      "bare": minor_faults_per_call(bare_call, loops["bare"])}
+            log(f"clearing S={S} n={n} capacities={label}: clear {statistics.median(tc)*1e6:.0f} us"
+                f", bare {statistics.median(tb)*1e6:.0f} us, ratio {ratio:.2f}")
+            emit("clearing_vs_numpy_ratio", ratio, "x", S=S, n=n, capacities=label,
+                 clear_median_s=statistics.median(tc), clear_min_s=min(tc),
+                 bare_median_s=statistics.median(tb), bare_min_s=min(tb),
+                 ratio_of_mins=min(tc) / min(tb), repeats=repeats, loops=loops,
+                 minor_page_faults_per_call=faults,
+                 rationed_m_tokens=rationed, demand_max_rel_diff=err, target=2.0,
+                 within_target=ratio <= 2.0)
+
+
+def bench_exponents(args) -> None:
+    repeats = 1 if args.quick else 3
+    base = default_config()
+    if args.quick:
+        dims = {"days": [90, 180, 365], "firms": [4, 8, 16], "segments": [500, 1000, 2000]}
+        fixed_days = 90
+    else:
+        dims = {"days": [180, 365, 730, 1460], "firms": [5, 10, 20, 40],
+                "segments": [500, 1000, 2000, 4000, 8000]}
+        fixed_days = 365
+    makers = {
+        "days": lambda x: with_days(base, x),
+        "firms": lambda x: many_firms_config(base, x, days=fixed_days),
+        "segments": lambda x: with_segments(base, x, fixed_days),
+    }
+    held = {
+        "days": f"default scenario ({len(base.firms)} firms, {base.segments.count} segments)",
+        "firms": f"{base.segments.count} segments, {fixed_days} days, preset rules",
+        "segments": f"default's {len(base.firms)} firms, {fixed_days} days",
+    }
+    for dim, sizes in dims.items():
+        if args.only_dim and dim not in args.only_dim:
+            continue
+        points = []
+        for x in sizes:
+            cfg = makers[dim](x)
+            walls, sys_s = [], []
+            for _ in range(repeats):
+                wall, _model, usage = time_run(cfg)
+                walls.append(wall)
+                sys_s.append(usage.sys_s)
+            s = stats(walls)
+            points.append({"size": x, **s, "sys_s": statistics.median(sys_s)})
+            log(f"exponents {dim}={x}: {s['median_s']:.3f} s")
+        xs = [p["size"] for p in points]
+        ys = [p["median_s"] for p in points]
+        k = slope(xs, ys)
+        tail = slope(xs[-2:], ys[-2:])
+        emit("cost_exponents", k, "exponent", dimension=dim, held_fixed=held[dim],
+             tail_exponent=tail, target=1.0, points=points, repeats=repeats)
+
+
+GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
+    "default": (bench_default,
+                ["default_days_per_second", "default_run_seconds", "default_tables_seconds"]),
+    "scale": (bench_scale,
+              ["scale_firm_days_per_second", "scale_firm_days_per_second_cost_plus_labs"]),
+    "clearing": (bench_clearing, ["clearing_vs_numpy_ratio"]),
+    "exponents": (bench_exponents, ["cost_exponents"]),
+}
+
+
+#: Environment variables that change numpy's speed here; any that are set go into every line.
+ENV_KNOBS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
+
+
+def _run_group_subprocess(group: str, args: argparse.Namespace) -> int:
+    """Run one group in a fresh interpreter (same allocator history whatever ran before it) and
+    forward its JSON lines to stdout."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--group", group,
+           "--scale-budget", str(args.scale_budget)]
+    if args.quick:
+        cmd.append("--quick")
+    for dim in args.only_dim or []:
+        cmd += ["--dimension", dim]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        try:
+            json.loads(line)
+        except json.JSONDecodeError:
+            sys.stderr.write(line)  # not ours: keep stdout pure JSON
+            continue
+        _OUT.write(line)
+        _OUT.flush()
+    return proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = sorted({*GROUPS, *(n for _, ns in GROUPS.values() for n in ns)})
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke run)")
+    ap.add_argument("--only", action="append", metavar="NAME", choices=names,
+                    help="run one group or benchmark (repeatable): " + ", ".join(names))
+    ap.add_argument("--scale-budget", type=float, default=60.0, metavar="S",
+                    help="stop a scale variant after S seconds and project its time "
+                         "(0: no limit; default 60)")
+    ap.add_argument("--dimension", dest="only_dim", action="append",
+                    choices=["days", "firms", "segments"],
+                    help="cost_exponents: fit only this dimension (repeatable)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run every group in this process (for cProfile); by default each "
+                         "group runs in a fresh subprocess")
+    ap.add_argument("--group", choices=list(GROUPS), help=argparse.SUPPRESS)  # internal
+    args = ap.parse_args(argv)
+
+    META["quick"] = args.quick
+    knobs = {k: os.environ[k] for k in ENV_KNOBS if k in os.environ}
+    if knobs:
+        META["env"] = knobs
+    if args.group:
+        chosen = [args.group]
+    else:
+        chosen = [g for g, (_, ns) in GROUPS.items()
+                  if not args.only or g in args.only or set(ns) & set(args.only)]
+        log(f"python {platform.python_version()}, numpy {np.__version__}, "
+            f"{os.cpu_count()} CPUs, quick={args.quick}, groups={chosen}")
+    t0 = time.perf_counter()
+    rc = 0
+    if args.group or args.in_process:
+        # Anything a library prints while we benchmark goes to stderr, not the JSON stream.
+        with contextlib.redirect_stdout(sys.stderr):
+            for g in chosen:
+                GROUPS[g][0](args)
+    else:
+        for g in chosen:
+            code = _run_group_subprocess(g, args)
+            if code != 0:
+                log(f"group {g} failed with exit status {code}")
+                rc = 1
+    if not args.group:
+        log(f"done in {time.perf_counter() - t0:.1f} s")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The clearing function: closed forms, invariants and hypothesis property tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sim.markets import tokens
+
+finite = dict(allow_nan=False, allow_infinity=False)
+
+
+def _market(draw, n, s):
+    prices = draw(arrays(float, n, elements=st.floats(0.0, 20.0, **finite)))
+    quality = draw(arrays(float, n, elements=st.floats(900.0, 1500.0, **finite)))
+    caps = draw(arrays(float, n, elements=st.floats(0.0, 200.0, **finite)))
+    sizes = draw(arrays(float, s, elements=st.floats(0.0, 100.0, **finite)))
+    alpha = draw(arrays(float, s, elements=st.floats(0.05, 10.0, **finite)))
+    theta = draw(arrays(float, s, elements=st.floats(0.0, 0.1, **finite)))
+    p0 = draw(st.floats(0.0, 50.0, **finite))
+    q0 = draw(st.floats(900.0, 1500.0, **finite))
+    rounds = draw(st.integers(0, 3))
+    return prices, quality, caps, sizes, alpha, theta, p0, q0, rounds
+
+
+@st.composite
+def markets(draw):
+    n = draw(st.integers(1, 6))
+    s = draw(st.integers(1, 12))
+    return _market(draw, n, s)
+
+
+@given(markets())
+def test_clearing_invariants(m):
+    prices, quality, caps, sizes, alpha, theta, p0, q0, rounds = m
+    r = tokens.clear(prices, quality, caps, sizes, alpha, theta, p0, q0, rounds)
+    total = sizes.sum()
+    tol = 1e-9 * max(total, 1.0)
+    assert np.all(r.served <= caps + 1e-12), "served exceeds capacity"
+    assert np.all(r.served >= 0) and r.unserved >= -tol and r.outside >= -tol
+    eps = 1e-12  # round-off in the share weights
+    assert np.all((r.choice_share >= 0) & (r.choice_share <= 1 + eps))
+    assert 0 <= r.outside_choice_share <= 1 + eps
+    if total > 0:
+        assert r.choice_share.sum() + r.outside_choice_share == pytest.approx(1.0, abs=1e-9)
+    # Every token wanted is served by a firm, by the outside option, or unserved.
+    assert r.served.sum() + r.outside + r.unserved == pytest.approx(total, rel=1e-9, abs=tol)
+    assert r.spend == pytest.approx(float(r.revenue.sum()), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(r.revenue, prices * r.served, rtol=1e-12)
+    np.testing.assert_allclose(r.rationed, np.maximum(r.demand - caps, 0), rtol=1e-9, atol=tol)
+    assert np.isfinite(r.consumer_surplus) and r.consumer_surplus >= -tol
+    if rounds == 0:
+        assert r.unserved == pytest.approx(r.rationed.sum(), rel=1e-9, abs=tol)
+
+
+@given(markets(), st.data())
+def test_lowering_own_price_never_lowers_demand(m, data):
+    prices, quality, caps, sizes, alpha, theta, p0, q0, rounds = m
+    i = data.draw(st.integers(0, len(prices) - 1))
+    cut = data.draw(st.floats(0.0, 1.0, **finite))
+    before = tokens.clear(prices, quality, None, sizes, alpha, theta, p0, q0).demand[i]
+    lower = prices.copy()
+    lower[i] *= cut
+    after = tokens.clear(lower, quality, None, sizes, alpha, theta, p0, q0).demand[i]
+    assert after >= before * (1 - 1e-12) - 1e-12
+
+
+def test_unconstrained_clearing_matches_closed_form():
+    rng = np.random.default_rng(5)
+    s, n = 7, 3
+    sizes, alpha, theta = rng.uniform(1, 5, s), rng.uniform(0.5, 3, s), rng.uniform(0, .02, s)
+    prices, quality = np.array([1.0, 2.0, 0.5]), np.array([1200.0, 1300.0, 1150.0])
+    p0, q0 = 4.0, 1250.0
+    r = tokens.clear(prices, quality, None, sizes, alpha, theta, p0, q0)
+    u = alpha[:, None] * (theta[:, None] * quality[None, :] - prices[None, :])
+    u0 = alpha * (theta * q0 - p0)
+    den = np.exp(u).sum(1) + np.exp(u0)
+    share = np.exp(u) / den[:, None]
+    np.testing.assert_allclose(r.demand, sizes @ share, rtol=1e-12)
+    np.testing.assert_allclose(r.outside, sizes @ (np.exp(u0) / den), rtol=1e-12)
+    # Small & Rosen: CS = sum_j M_j / alpha_j * (ln sum_k exp(u_kj) - u_0j), inside options added.
+    cs = np.sum(sizes / alpha * (np.log(den) - u0))
+    assert r.consumer_surplus == pytest.approx(cs, rel=1e-12)
+    assert r.unserved == 0 and np.all(r.rationed == 0)
+
+
+def test_huge_capacity_equals_no_capacity():
+    rng = np.random.default_rng(1)
+    args = (rng.uniform(0, 3, 4), rng.uniform(1100, 1300, 4))
+    seg = (rng.uniform(1, 9, 20), rng.uniform(.5, 4, 20), rng.uniform(0, .05, 20), 3.0, 1250.0)
+    a = tokens.clear(*args, None, *seg)
+    b = tokens.clear(*args, np.full(4, 1e12), *seg)
+    np.testing.assert_allclose(a.served, b.served, rtol=1e-14)
+    assert a.consumer_surplus == pytest.approx(b.consumer_surplus, rel=1e-14)
+
+
+def test_rationing_sends_customers_to_rivals_and_lowers_surplus():
+    sizes, alpha, theta = np.array([100.0]), np.array([2.0]), np.array([0.0])
+    prices, quality = np.array([0.5, 1.0]), np.array([1000.0, 1000.0])
+    free = tokens.clear(prices, quality, None, sizes, alpha, theta, 5.0, 1000.0)
+    tight = tokens.clear(prices, quality, np.array([10.0, 1e9]), sizes, alpha, theta, 5.0, 1000.0)
+    assert tight.served[0] == pytest.approx(10.0)
+    assert tight.served[1] > free.served[1]  # re-choice moves demand to the rival
+    assert tight.consumer_surplus < free.consumer_surplus
+    # With no re-choice, everyone turned away is unserved.
+    none = tokens.clear(prices, quality, np.array([10.0, 1e9]), sizes, alpha, theta, 5.0, 1000.0,
+                        rechoice_rounds=0)
+    assert none.unserved == pytest.approx(free.demand[0] - 10.0)
+
+
+def test_extreme_utilities_do_not_overflow():
+    sizes, alpha, theta = np.array([1.0, 2.0]), np.array([50.0, 80.0]), np.array([0.1, 0.2])
+    r = tokens.clear(np.array([0.0, 0.0]), np.array([1500.0, 1499.0]), None, sizes, alpha,
+                     theta, 100.0, 900.0)
+    assert np.isfinite(r.demand).all() and np.isfinite(r.consumer_surplus)
+    assert r.demand.sum() == pytest.approx(3.0)
+
+
+def test_own_price_demand_matches_clearing():
+    rng = np.random.default_rng(2)
+    sizes, alpha, theta = rng.uniform(1, 5, 30), rng.uniform(.5, 3, 30), rng.uniform(0, .02, 30)
+    prices, quality = np.array([1.0, 1.5, 2.0]), np.array([1200.0, 1250.0, 1300.0])
+    v = tokens.relative_utilities(prices[1:], quality[1:], alpha, theta, 3.0, 1250.0)
+    grid = np.array([0.2, 1.0, 2.5])
+    d = tokens.own_price_demand(grid, quality[0], np.exp(v).sum(1), sizes, alpha, theta, 3.0,
+                                1250.0)
+    for g, dg in zip(grid, d, strict=True):
+        p = prices.copy()
+        p[0] = g
+        assert dg == pytest.approx(tokens.clear(p, quality, None, sizes, alpha, theta, 3.0,
+                                                1250.0).demand[0], rel=1e-12)
