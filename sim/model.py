@@ -86,20 +86,107 @@ class Segments:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MarketView:
-    """What a firm sees at a decision: every active firm's offer and the demand side today."""
+    """What a firm sees at a decision: every active firm's offer (``me`` is its own index), its
+    own capacity (million tokens a day), and the demand side today."""
 
     me: int
-    names: tuple[str, ...]
-    kinds: tuple[str, ...]
     prices: np.ndarray
     qualities: np.ndarray
-    capacities: np.ndarray
+    capacity: float
     sizes: np.ndarray
     alpha: np.ndarray
     theta: np.ndarray
     outside_price: float
     outside_quality: float
     capacity_limits: bool
+    book: OfferBook | None = None
+
+    def rival_log_term(self) -> np.ndarray:
+        """``L_j = ln(1 + sum_{k != me} exp(v_kj))`` per segment: the rivals' and the outside
+        option's logit weight, from the model's offer book when there is one."""
+        if self.book is not None:
+            return self.book.rival_log_term(self.me)
+        others = np.arange(self.prices.shape[0]) != self.me
+        return tokens.log_inclusive(tokens.relative_utilities(
+            self.prices[others], self.qualities[others], self.alpha, self.theta,
+            self.outside_price, self.outside_quality))
+
+
+class OfferBook:
+    """The active firms' offers as arrays, with each segment's logit weights for today.
+
+    With a per-segment shift ``m_j = max(0, max_k v_kj)`` set when the book is built,
+    ``E_jk = exp(v_kj - m_j)`` and ``T_j = exp(-m_j) + sum_k E_jk``, so that firm ``i``'s rivals'
+    log term is ``L_ij = ln(1 + sum_{k != i} exp(v_kj)) = m_j + ln(T_j - E_ji)``.  A price or
+    quality change updates one column and ``T`` in O(S); rows where a subtraction would lose
+    precision are recomputed exactly.  The book is rebuilt (O(S n)) on a new day, when the
+    outside option's offer moves, and on an entry or exit.  It is a cache: the firms' ``price``
+    and ``quality`` attributes are the state.
+    """
+
+    #: Rows where ``T_j - E_ji`` is below this share of ``T_j`` (the firm holds over 99.99% of the
+    #: segment's logit weight) are recomputed exactly: the subtraction would lose digits.
+    PRECISION = 1e-4
+
+    def __init__(self, model: PriceWarModel):
+        self.model = model
+        self.day: int | None = None
+
+    def invalidate(self) -> None:
+        self.day = None
+
+    def current(self) -> OfferBook:
+        if self.day != self.model.day:
+            self._rebuild()
+        return self
+
+    def _utilities(self, prices, qualities, rows=slice(None)) -> np.ndarray:
+        seg = self.model.segments
+        return tokens.relative_utilities(prices, qualities, seg.alpha[rows], seg.theta[rows],
+                                         self.outside_price, self.outside_quality)
+
+    def _rebuild(self) -> None:
+        m = self.model
+        act = m.active
+        self.slot = {firm: k for k, firm in enumerate(act)}
+        self.prices = np.array([f.price for f in act])
+        self.qualities = np.array([f.quality for f in act])
+        self.outside_price, self.outside_quality = m.outside_price(), m.outside_quality()
+        v = self._utilities(self.prices, self.qualities)
+        self.shift = np.maximum(v.max(axis=1, initial=0.0), 0.0)
+        self.weights = np.exp(v - self.shift[:, None])
+        self.total = np.exp(-self.shift) + self.weights.sum(axis=1)
+        self.day = m.day
+
+    def update(self, firm: Firm) -> None:
+        """Firm ``firm`` posted a new price or released a model."""
+        if self.day != self.model.day:
+            return  # stale anyway: rebuilt on next use
+        k = self.slot[firm]
+        self.prices[k], self.qualities[k] = firm.price, firm.quality
+        x = self._utilities(self.prices[k : k + 1], self.qualities[k : k + 1])[:, 0] - self.shift
+        if x.max() > 700.0:  # far above the day's shift: rebuild with a new one
+            self._rebuild()
+            return
+        new = np.exp(x)
+        old = self.weights[:, k].copy()
+        before = self.total.copy()
+        self.weights[:, k] = new
+        self.total += new - old
+        risky = old > 0.5 * before
+        if risky.any():
+            self.total[risky] = np.exp(-self.shift[risky]) + self.weights[risky].sum(axis=1)
+
+    def rival_log_term(self, k: int) -> np.ndarray:
+        """``L_kj = ln(1 + sum_{i != k} exp(v_ij))`` for every segment ``j``."""
+        rest = self.total - self.weights[:, k]
+        bad = ~(rest > self.PRECISION * self.total)
+        out = self.shift + np.log(rest, where=~bad, out=np.zeros_like(rest))
+        if bad.any():
+            others = np.arange(self.prices.shape[0]) != k
+            out[bad] = tokens.log_inclusive(self._utilities(self.prices[others],
+                                                            self.qualities[others], bad))
+        return out
 
 
 # Columns of the output tables, in order.  docs/outputs.md gives each one's unit.
@@ -160,6 +247,7 @@ class PriceWarModel(mesa.Model):
         self._outside_price = _path_arrays(cfg, cfg.outside.price)
         self._outside_quality = _path_arrays(cfg, cfg.outside.quality)
         self.active: list[Firm] = []
+        self.book = OfferBook(self)
         self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
         self.exits: dict[str, int] = {}  # firm name -> the day it left
         self.market_row: dict[str, float] = {}
@@ -224,20 +312,19 @@ class PriceWarModel(mesa.Model):
 
     def view(self, firm: Firm) -> MarketView:
         """The market as ``firm`` sees it now."""
-        act = self.active
+        book = self.book.current()
         return MarketView(
-            me=act.index(firm),
-            names=tuple(f.name for f in act),
-            kinds=tuple(f.kind for f in act),
-            prices=np.array([f.price for f in act]),
-            qualities=np.array([f.quality for f in act]),
-            capacities=np.array([f.capacity_m_tokens for f in act]),
+            me=book.slot[firm],
+            prices=book.prices.copy(),
+            qualities=book.qualities.copy(),
+            capacity=firm.capacity_m_tokens,
             sizes=self.segments.sizes_at(self.day),
             alpha=self.segments.alpha,
             theta=self.segments.theta,
-            outside_price=self.outside_price(),
-            outside_quality=self.outside_quality(),
+            outside_price=book.outside_price,
+            outside_quality=book.outside_quality,
             capacity_limits=self.cfg.market.capacity_limits,
+            book=book,
         )
 
     # ----------------------------------------------------------------- firms
@@ -247,6 +334,7 @@ class PriceWarModel(mesa.Model):
         firm = FIRM_CLASSES[fcfg.kind](self, name, fcfg)
         self.active.append(firm)
         self.firms[name] = firm
+        self.book.invalidate()
         self.log(firm, "entry", f"{fcfg.kind} at {firm.price:.6g} USD/M, quality "
                  f"{firm.quality:.0f}", firm.price)
         self.announce(firm, "entry")
@@ -255,12 +343,16 @@ class PriceWarModel(mesa.Model):
     def on_exit(self, firm: Firm) -> None:
         self.active.remove(firm)
         self.exits[firm.name] = self.day
+        self.book.invalidate()
 
     def announce(self, firm: Firm, kind: str) -> None:
-        """Put ``firm``'s move into the inbox of every active rival that watches it."""
+        """Tell every active rival that watches ``firm`` about its move (price_change, entry or
+        release); a price change or release also updates the offer book."""
+        if kind != "entry":
+            self.book.update(firm)
         for other in self.active:
             if other.watches(firm):
-                other.inbox.put((firm, kind))
+                other.notify(firm, kind)
 
     def log(self, firm: Firm | None, kind: str, detail: str, value: float = 0.0) -> None:
         """Append a row to the events table."""

@@ -155,7 +155,7 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
                 "model_date": model.get("first_cut_date"),
                 "model_cut_pct": model.get("first_cut_pct"),
                 "model_max_cut_pct": model.get("max_cut_pct"),
-                "days_off": (model["first_cut_day"] - obs_day)
+                "days_off": int(model["first_cut_day"] - obs_day)
                 if model.get("first_cut_day") is not None and obs_day is not None else None,
             }
         summary["price_cuts_vs_observed"] = rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -80,7 +82,7 @@ def test_capacity_aware_best_response_prices_demand_down_to_capacity():
     prices[view.me] = p
     demand = clear(prices, view.qualities, None, view.sizes, view.alpha, view.theta,
                    view.outside_price, view.outside_quality).demand[view.me]
-    assert a.capacity_m_tokens == pytest.approx(0.2 * 24)
+    assert view.capacity == a.capacity_m_tokens == pytest.approx(0.2 * 24)
     # Unconstrained demand at the Nash price is ~0.45 per day, far below 4.8: no binding.
     assert demand <= a.capacity_m_tokens * (1 + 1e-6)
     # Against b at 1.0 the unconstrained best response (1.3186) sells 0.215 a day; K = 0.12.
@@ -105,11 +107,9 @@ def test_cost_plus_is_markup_over_marginal_cost():
 
 
 def _view(prices, qualities, me=0):
-    n = len(prices)
     one = np.ones(1)
-    return MarketView(me=me, names=tuple("abcdefg"[:n]), kinds=("lean_lab",) * n,
-                      prices=np.array(prices, float), qualities=np.array(qualities, float),
-                      capacities=np.full(n, np.inf), sizes=one, alpha=one, theta=one * 0.01,
+    return MarketView(me=me, prices=np.array(prices, float), qualities=np.array(qualities, float),
+                      capacity=np.inf, sizes=one, alpha=one, theta=one * 0.01,
                       outside_price=0.0, outside_quality=0.0, capacity_limits=False)
 
 
@@ -307,3 +307,19 @@ def test_demand_jump_multiplies_market_size():
     total = r.market.set_index("day")["total_demand_m_tokens"]
     assert total.loc[10] == pytest.approx(2.5 * total.loc[9])
     assert total.loc[19] == pytest.approx(total.loc[10])
+
+
+@pytest.mark.parametrize("scenario", ["lean_lab_vs_giant", "china_2024"])
+def test_offer_book_matches_exact_rival_terms_after_many_moves(scenario):
+    """The incremental O(S) book agrees with a from-scratch log-sum-exp, extreme tastes included."""
+    model = _model(f"scenario={scenario}", "horizon_days=60")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        model.step()
+        for firm in list(model.active):  # random moves, some of them huge cuts to zero
+            if rng.random() < 0.5:
+                firm.set_price(firm.price * rng.choice([0.0, 0.01, 0.5, 2.0, 50.0]), "test")
+        for firm in model.active:
+            view = model.view(firm)
+            exact = dataclasses.replace(view, book=None).rival_log_term()
+            np.testing.assert_allclose(view.rival_log_term(), exact, rtol=1e-10, atol=1e-10)

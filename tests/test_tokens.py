@@ -125,10 +125,30 @@ def test_own_price_demand_matches_clearing():
     prices, quality = np.array([1.0, 1.5, 2.0]), np.array([1200.0, 1250.0, 1300.0])
     v = tokens.relative_utilities(prices[1:], quality[1:], alpha, theta, 3.0, 1250.0)
     grid = np.array([0.2, 1.0, 2.5])
-    d = tokens.own_price_demand(grid, quality[0], np.exp(v).sum(1), sizes, alpha, theta, 3.0,
-                                1250.0)
+    d = tokens.own_price_demand(grid, quality[0], tokens.log_inclusive(v), sizes, alpha, theta,
+                                3.0, 1250.0, block=7)  # blocks that do not divide S
     for g, dg in zip(grid, d, strict=True):
         p = prices.copy()
         p[0] = g
         assert dg == pytest.approx(tokens.clear(p, quality, None, sizes, alpha, theta, 3.0,
                                                 1250.0).demand[0], rel=1e-12)
+
+
+def test_log_inclusive_is_stable_and_exact():
+    v = np.array([[0.0, np.log(3.0)], [1000.0, 999.0], [-1000.0, -2000.0]])
+    out = tokens.log_inclusive(v)
+    assert out[0] == pytest.approx(np.log(1 + 1 + 3))
+    assert out[1] == pytest.approx(1000.0 + np.log1p(np.exp(-1.0)))
+    assert out[2] == pytest.approx(0.0, abs=1e-300)
+
+
+def test_rationing_when_first_round_probabilities_underflow():
+    """All weight on a full firm, the others' probabilities underflow: re-choice still works."""
+    sizes, alpha, theta = np.array([10.0]), np.array([50.0]), np.array([0.0])
+    prices, quality = np.array([0.0, 20.0, 25.0]), np.array([1000.0, 1000.0, 1000.0])
+    r = tokens.clear(prices, quality, np.array([1.0, 1e9, 1e9]), sizes, alpha, theta, 30.0, 1000.0)
+    assert r.served[0] == pytest.approx(1.0)
+    # Re-choice between firms 1 and 2 and the outside option: firm 1 wins by exp(250).
+    assert r.served[1] == pytest.approx(9.0)
+    assert r.served.sum() + r.outside + r.unserved == pytest.approx(10.0)
+    assert np.isfinite(r.consumer_surplus)

@@ -5,7 +5,8 @@ their rule objects (:mod:`sim.strategies`).  The processes read like the story t
 
 * price reviews every ``review_days`` (or at a scripted rule's dates);
 * reactive reviews ``reaction_lag_days`` after a watched rival moves (a price change, an entry
-  or a model release), the moves arriving in the firm's inbox (a SimPy ``Store``);
+  or a model release): the first move fires the firm's alarm event, and one review at the end
+  of the lag answers it and every move that came during the lag;
 * training runs that hold GPUs out of the serving pool, then release a model;
 * GPU orders that arrive ``gpu_lead_days`` after they are paid for.
 
@@ -103,8 +104,9 @@ class Firm(mesa.Agent):
         self.flows = Flows()
         self.outcome = Outcome()
         self.last_choice_share = 0.0
-        # Rivals' moves this firm watches, queued so that none is lost (see model.announce).
-        self.inbox = simpy.Store(self.env) if cfg.reaction_lag_days is not None else None
+        # Fired by the first watched rival move; later moves are counted until the review.
+        self.alarm = self.env.event() if cfg.reaction_lag_days is not None else None
+        self.moves_during_lag = 0
         self._history: dict[str, list[float]] = {
             "demand_m_tokens": [], "revenue_usd": [], "free_cash_flow_usd": []
         }
@@ -185,22 +187,29 @@ class Firm(mesa.Agent):
             yield self.env.timeout(wait)
 
     def _reactions(self):
-        if self.inbox is None:
+        if self.alarm is None:
             return
         while self.alive:
-            mover, kind = yield self.inbox.get()
+            mover, kind = yield self.alarm
             yield self.env.timeout(self.cfg.reaction_lag_days)
             if not self.alive:
                 return
             # One review answers this move and every move that arrived during the lag.
-            later = len(self.inbox.items)
-            self.inbox.items.clear()
+            later, self.moves_during_lag = self.moves_during_lag, 0
+            self.alarm = self.env.event()
             more = f" and {later} later move{'s' * (later > 1)}" if later else ""
             self.review_price(f"reaction to {mover.name}'s {kind}{more}")
 
+    def notify(self, mover: Firm, kind: str) -> None:
+        """A watched rival moved: fire the alarm, or count the move if it already rang."""
+        if self.alarm.triggered:
+            self.moves_during_lag += 1
+        else:
+            self.alarm.succeed((mover, kind))
+
     def watches(self, other: Firm) -> bool:
         """Whether this firm reacts to ``other``'s moves (``reacts_to``: all, kinds or names)."""
-        if other is self or self.inbox is None:
+        if other is self or self.alarm is None:
             return False
         watched = self.cfg.reacts_to
         return "all" in watched or other.name in watched or other.kind in watched

@@ -49,6 +49,7 @@ __all__ = [
     "clear",
     "relative_utilities",
     "choice_probabilities",
+    "log_inclusive",
     "own_price_demand",
 ]
 
@@ -100,8 +101,9 @@ def choice_probabilities(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e / denom[:, None], 1.0 / denom
 
 
-def _log_inclusive(v: np.ndarray) -> np.ndarray:
-    """``ln(1 + sum_k exp(v_kj))`` per segment, overflow-safe."""
+def log_inclusive(v: np.ndarray) -> np.ndarray:
+    """``ln(1 + sum_k exp(v_kj))`` per segment (the log inclusive value relative to the outside
+    option), overflow-safe."""
     if v.shape[1] == 0:
         return np.zeros(v.shape[0])
     m = np.maximum(v.max(axis=1), 0.0)
@@ -177,23 +179,19 @@ def clear(
     outside_choice_share = float(weights @ s0) if total > 0 else 1.0
     demand = choice_share * total
     outside = outside_choice_share * total
-    # ln(1/s0) is the log inclusive value relative to the outside option.
-    cs_weights = sizes / alpha
-    # ln(1/s0) underflows when an offer is overwhelmingly better than the outside option.
-    log_iv = -np.log(s0, where=s0 > 0, out=np.full_like(s0, np.inf))
-    if not np.isfinite(log_iv).all():
-        log_iv = _log_inclusive(v)
+    # ln(1/s0) is the log inclusive value relative to the outside option; s0 underflows when an
+    # offer is overwhelmingly better than the outside option.
+    log_iv = -np.log(s0) if n == 0 or s0.min() > 0 else log_inclusive(v)
 
-    if capacities is None or n == 0 or np.all(demand <= capacities):
+    if capacities is None or n == 0 or not (demand > capacities).any():
         served = demand
         rationed = np.zeros(n)
         unserved = 0.0
-        consumer_surplus = float(cs_weights @ log_iv)
+        consumer_surplus = float((sizes / alpha) @ log_iv)
     else:
-        capacities = np.asarray(capacities, dtype=float)
         served, rationed, outside, unserved, consumer_surplus = _ration(
-            v, sizes[:, None] * shares, demand, capacities, sizes, alpha, log_iv, outside,
-            rechoice_rounds,
+            v, shares, s0, demand, np.asarray(capacities, dtype=float), sizes, alpha, log_iv,
+            outside, rechoice_rounds,
         )
 
     revenue = prices * served
@@ -211,36 +209,57 @@ def clear(
     )
 
 
-def _ration(v, seg_demand, demand, capacities, sizes, alpha, log_iv, outside, rounds):
-    """Proportional rationing with ``rounds`` logit re-choice rounds (see module doc)."""
-    n = demand.shape[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        keep = np.where(demand > capacities, capacities / demand, 1.0)
+def _ration(v, shares, s0, demand, capacities, sizes, alpha, log_iv, outside, rounds):
+    """Proportional rationing with ``rounds`` logit re-choice rounds (see module doc).
+
+    A re-choice among the open firms ``O`` uses the first-round probabilities:
+    ``exp(v_kj) / (1 + sum_{l in O} exp(v_lj)) = s_kj / (s_0j + sum_{l in O} s_lj)``, and the
+    round's log inclusive value is ``ln((s_0j + sum_{l in O} s_lj) / s_0j)``; no exponential is
+    recomputed (except where ``s_0j`` underflowed).
+    """
+    over = demand > capacities  # so demand > 0 there, and the ratio is below 1
+    keep = np.ones_like(demand)
+    keep[over] = capacities[over] / demand[over]
     served = demand * keep
     rationed = demand - served
     spare = capacities - served
     # Segment mass turned away in this round, and the surplus credited so far.
-    turned_away = seg_demand @ (1.0 - keep)  # (S,)
-    weights = sizes / alpha
-    consumer_surplus = float(weights @ log_iv) - float((turned_away / alpha) @ log_iv)
+    turned_away = sizes * (shares @ (1.0 - keep))  # (S,)
+    per_alpha = 1.0 / alpha
+    consumer_surplus = float(((sizes - turned_away) * per_alpha) @ log_iv)
     open_ = keep >= 1.0  # firms with spare capacity
+    exact = s0 > 0
     for _ in range(rounds):
         if not turned_away.any():
             break
         idx = np.flatnonzero(open_)
-        v_open = v[:, idx]
-        shares, s0 = choice_probabilities(v_open)
-        want = turned_away[:, None] * shares  # (S, k)
+        sub = shares[:, idx]
+        denom = s0 + sub.sum(axis=1)
+        # Ratios first (s0 and denom can be subnormal together); both are at most 1.
+        ok = denom > 0
+        want = np.divide(sub, denom[:, None], out=np.zeros_like(sub), where=ok[:, None])
+        want *= turned_away[:, None]  # (S, k)
+        to_outside = np.divide(s0, denom, out=np.zeros_like(s0), where=ok) * turned_away
+        lost = ~ok  # every first-round probability of this choice set underflowed
+        if lost.any():
+            sub_lost, s0_lost = choice_probabilities(v[np.ix_(lost, idx)])
+            want[lost] = sub_lost * turned_away[lost, None]
+            to_outside[lost] = s0_lost * turned_away[lost]
         want_total = want.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            keep_r = np.where(want_total > spare[idx], spare[idx] / want_total, 1.0)
+        spare_open = spare[idx]
+        full = want_total > spare_open
+        keep_r = np.ones_like(want_total)
+        keep_r[full] = spare_open[full] / want_total[full]
         got = want_total * keep_r
         served[idx] += got
         spare[idx] -= got
-        outside += float(turned_away @ s0)
+        outside += float(to_outside.sum())
         again = want @ (1.0 - keep_r)  # (S,) turned away a second time
-        served_now = turned_away - again
-        consumer_surplus += float((served_now / alpha) @ _log_inclusive(v_open))
+        if exact.all():
+            round_iv = np.log(denom) - np.log(s0)
+        else:
+            round_iv = log_inclusive(v[:, idx])
+        consumer_surplus += float(((turned_away - again) * per_alpha) @ round_iv)
         turned_away = again
         open_[idx] = keep_r >= 1.0
     # Whatever is still turned away is unserved; guard against round-off above capacity.
@@ -251,32 +270,41 @@ def _ration(v, seg_demand, demand, capacities, sizes, alpha, log_iv, outside, ro
 def own_price_demand(
     own_prices: np.ndarray,
     own_quality: float,
-    others_exp_sum: np.ndarray,
+    rival_log_term: np.ndarray,
     sizes: np.ndarray,
     alpha: np.ndarray,
     theta: np.ndarray,
     outside_price: float,
     outside_quality: float,
+    block: int = 512,
 ) -> np.ndarray:
     """One firm's first-round demand at each of several own prices, rivals' offers fixed.
 
-    With ``E_j = sum_{k != i} exp(v_kj)`` the rivals' term,
-    ``D_i(p) = sum_j M_j * exp(v_ij(p)) / (1 + E_j + exp(v_ij(p)))``.
-    Written as ``M_j / (1 + (1 + E_j) * exp(-v_ij(p)))`` it cannot overflow.
+    With ``L_j = ln(1 + sum_{k != i} exp(v_kj))`` the rivals' log term (see
+    :func:`log_inclusive`), ``D_i(p) = sum_j M_j / (1 + exp(L_j - v_ij(p)))``, which cannot
+    overflow.  Segments are processed ``block`` at a time to keep temporaries small.
 
     Parameters
     ----------
     own_prices : (G,) candidate prices.
-    others_exp_sum : (S,) ``E_j``.
+    rival_log_term : (S,) ``L_j``.
 
     Returns
     -------
     (G,) demand in million tokens a day.
     """
     own_prices = np.asarray(own_prices, dtype=float)
-    v = alpha[:, None] * (
-        theta[:, None] * (own_quality - outside_quality) - (own_prices[None, :] - outside_price)
-    )
-    with np.errstate(over="ignore"):
-        share = 1.0 / (1.0 + (1.0 + others_exp_sum)[:, None] * np.exp(-v))
-    return sizes @ share
+    out = np.zeros(own_prices.shape[0])
+    for lo in range(0, sizes.shape[0], block):
+        sl = slice(lo, lo + block)
+        a = alpha[sl]
+        # L_j - v_ij(p) = L_j - alpha_j * (theta_j * dq + p_0) + alpha_j * p
+        base = rival_log_term[sl] - a * (theta[sl] * (own_quality - outside_quality)
+                                         + outside_price)
+        x = base[:, None] + a[:, None] * own_prices[None, :]
+        with np.errstate(over="ignore"):
+            np.exp(x, out=x)
+        x += 1.0
+        np.reciprocal(x, out=x)
+        out += np.einsum("j,jg->g", sizes[sl], x)
+    return out

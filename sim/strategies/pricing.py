@@ -15,7 +15,7 @@ from scipy import optimize
 
 from sim import checks
 from sim.errors import ConfigError
-from sim.markets.tokens import own_price_demand, relative_utilities
+from sim.markets.tokens import own_price_demand
 from sim.strategies import Rule, param, register
 
 if TYPE_CHECKING:
@@ -51,35 +51,38 @@ class BestResponse(PricingRule):
     """Maximise expected profit against rivals' current prices on the logit demand model.
 
     ``p* = argmax_p (p - c) * min(D(p), K)`` where ``D(p)`` is the firm's first-round demand
-    summed over segments with rivals' offers fixed (:func:`sim.markets.tokens.own_price_demand`)
-    and ``K`` its capacity (ignored when ``capacity_aware`` is false or the market has no limits).
+    summed over segments with rivals' offers fixed (:func:`sim.markets.tokens.own_price_demand`
+    on the view's rivals' log term) and ``K`` its capacity (ignored when ``capacity_aware`` is false or the market has no limits).
     Solved by a grid search over ``[c, c + span]`` refined with bounded Brent on the best cell.
     """
 
     @dataclasses.dataclass
     class Params:
-        grid: int = param(96, 8, 100_000, doc="grid points before refinement")
+        grid: int = param(48, 8, 100_000, doc="grid points before refinement")
         capacity_aware: bool = param(True, doc="cap demand at capacity")
+
+    def __init__(self, params):
+        super().__init__(params)
+        self._alpha_low: float | None = None  # segments' tastes never change within a run
 
     def price(self, firm, view):
         i = view.me
         mc = firm.marginal_cost
-        others = np.arange(view.prices.shape[0]) != i
-        v = relative_utilities(view.prices[others], view.qualities[others], view.alpha,
-                               view.theta, view.outside_price, view.outside_quality)
-        with np.errstate(over="ignore"):
-            rivals = np.exp(np.minimum(v, 700.0)).sum(axis=1)
-        cap = view.capacities[i] if (self.params.capacity_aware and view.capacity_limits) else np.inf
+        rivals = view.rival_log_term()
+        cap = view.capacity if (self.params.capacity_aware and view.capacity_limits) else np.inf
 
         def profit(p):
-            d = own_price_demand(np.atleast_1d(p), view.qualities[i], rivals, view.sizes,
-                                 view.alpha, view.theta, view.outside_price, view.outside_quality)
-            return (np.atleast_1d(p) - mc) * np.minimum(d, cap)
+            p = np.atleast_1d(p)
+            d = own_price_demand(p, view.qualities[i], rivals, view.sizes, view.alpha,
+                                 view.theta, view.outside_price, view.outside_quality)
+            return (p - mc) * np.minimum(d, cap)
 
         # Span: 20 logit units for all but the 1% least price-sensitive customers, or twice the
         # dearest offer in sight, whichever is wider.
+        if self._alpha_low is None:
+            self._alpha_low = float(np.quantile(view.alpha, 0.01))
         dearest = max(float(view.prices.max(initial=0.0)), view.outside_price)
-        span = max(20.0 / float(np.quantile(view.alpha, 0.01)), 2.0 * (dearest - mc), 1e-9)
+        span = max(20.0 / self._alpha_low, 2.0 * (dearest - mc), 1e-9)
         grid = mc + span * np.linspace(0.0, 1.0, self.params.grid) ** 2
         values = profit(grid)
         k = int(np.argmax(values))
