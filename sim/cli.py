@@ -234,6 +234,10 @@ def _prune_empty(folder: Path) -> None:
 
 
 def _report(result, out: Path, sweeping: bool) -> None:
+    try:  # show the folder as the user would type it
+        out = out.relative_to(Path.cwd())
+    except ValueError:
+        pass
     s = result.summary
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["final"]["firm_shares"].items())
     prices = ", ".join(f"{k} {v['final_price_usd_per_m']:.4g}" for k, v in s["firms"].items())
@@ -242,8 +246,8 @@ def _report(result, out: Path, sweeping: bool) -> None:
         f"  final prices (USD/M): {prices}",
         f"  final firm shares: {shares or 'none'}; HHI {s['final']['hhi']:.0f}; "
         f"survivors: {', '.join(s['survivors']) or 'none'}",
-        f"  tables: {out / 'firms.parquet'}, market.parquet, events.parquet, summary.json",
-        f"  figures: {out / 'figures'}",
+        f"  tables: {out}/{{firms,market,events}}.parquet and summary.json",
+        f"  figures: {out / 'figures'}/{{prices,shares,hhi,cash}}.png",
     ]
     if sweeping:
         log.info(lines[0])

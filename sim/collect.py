@@ -82,7 +82,8 @@ def collect(sweep_dir: str | Path, write: bool = True) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.collect", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.collect",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("sweep", help="a sweep folder: outputs/sweeps/<date>/<time>")
     parser.add_argument("--x", help="column for the x axis (a swept key)")
     parser.add_argument("--y", help="outcome column, e.g. final.mean_price_usd_per_m")

@@ -314,7 +314,8 @@ def validate(cfg: DictConfig | Config) -> Config:
 
     s = cfg.segments
     checks.integer("segments.count", s.count, 1, MAX_SEGMENTS)
-    checks.number("segments.total_m_tokens_per_day", s.total_m_tokens_per_day, 0, 1e15, lo_open=True)
+    checks.number("segments.total_m_tokens_per_day", s.total_m_tokens_per_day, 0, 1e15,
+                  lo_open=True)
     checks.number("segments.size_sigma", s.size_sigma, 0, 5)
     checks.number("segments.growth_per_year", s.growth_per_year, 0, 1e3, lo_open=True)
     _dist("segments.price_sensitivity", s.price_sensitivity)
@@ -328,8 +329,8 @@ def validate(cfg: DictConfig | Config) -> Config:
     checks.number("technology.quality_anchor", t.quality_anchor, -1e5, 1e5)
     checks.number("technology.anchor_gpu_hours", t.anchor_gpu_hours, 0, 1e15, lo_open=True)
     checks.number("technology.points_per_decade", t.points_per_decade, 0, 1e4)
-    checks.number("technology.algorithmic_progress_per_year", t.algorithmic_progress_per_year, 0, 1e3,
-         lo_open=True)
+    checks.number("technology.algorithmic_progress_per_year", t.algorithmic_progress_per_year,
+                  0, 1e3, lo_open=True)
 
     checks.integer("market.rechoice_rounds", cfg.market.rechoice_rounds, 0, 100)
 

@@ -151,7 +151,7 @@ class CournotOutcome:
 
 
 def cournot(a: float, b: float, c: float, n: int) -> CournotOutcome:
-    """Cournot-Nash equilibrium of ``n`` symmetric firms, inverse demand ``P = a - b*Q``, cost ``c``.
+    """Cournot-Nash equilibrium: ``n`` symmetric firms, inverse demand ``P = a - b*Q``, cost ``c``.
 
     ``q* = (a - c) / (b (n + 1))``, ``P* = (a + n c) / (n + 1)``,
     ``profit* = (a - c)^2 / (b (n + 1)^2)``.

@@ -461,7 +461,8 @@ def _market_value(model: PriceWarModel, column: str) -> float:
 
 def _with_date(df: pd.DataFrame, start: np.datetime64) -> pd.DataFrame:
     df = df.copy()
-    df["date"] = (start + df["day"].to_numpy().astype("timedelta64[D]")).astype("datetime64[ms]")  # parquet stores ms
+    days = df["day"].to_numpy().astype("timedelta64[D]")
+    df["date"] = (start + days).astype("datetime64[ms]")  # the unit parquet stores
     return df
 
 

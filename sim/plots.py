@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,13 +57,16 @@ def plot_prices(result: Result):
                             xytext=(5, -11), fontsize=8, color=line.get_color())
     m = result.market
     ax.plot(m["date"], m["outside_price_usd_per_m"], "k--", lw=1, label="outside option")
-    for name, obs in (result.summary.get("price_cuts_vs_observed") or {}).items():
+    for obs in (result.summary.get("price_cuts_vs_observed") or {}).values():
         if obs.get("observed_date"):
             ax.axvline(pd.Timestamp(obs["observed_date"]), color="0.6", lw=0.8, ls=":")
     values = prices.to_numpy()
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size and (values[np.isfinite(values)] > 0).all():
         ax.set_yscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     elif positive.size:  # free offers (price 0): linear near zero, logarithmic above
         ax.set_yscale("symlog", linthresh=float(positive.min()) / 2)
         ax.set_ylim(bottom=0)

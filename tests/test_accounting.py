@@ -56,8 +56,8 @@ def test_choice_shares_sum_to_one_with_outside_option(result):
 
 def test_every_token_is_served_by_someone_or_counted_unserved(result):
     m = result.market
-    np.testing.assert_allclose(m["served_m_tokens"] + m["outside_m_tokens"] + m["unserved_m_tokens"],
-                               m["total_demand_m_tokens"], rtol=1e-9)
+    accounted = m["served_m_tokens"] + m["outside_m_tokens"] + m["unserved_m_tokens"]
+    np.testing.assert_allclose(accounted, m["total_demand_m_tokens"], rtol=1e-9)
     served = result.firms.groupby("day")["served_m_tokens"].sum()
     np.testing.assert_allclose(served.reindex(m["day"], fill_value=0.0).to_numpy(),
                                m["served_m_tokens"], rtol=1e-12, atol=1e-9)

@@ -90,7 +90,8 @@ def test_logit_shares_sum_below_one_and_match_longhand():
     assert 0 < s.sum() < 1
 
 
-@pytest.mark.parametrize("a,b,c,n", [(10.0, 1.0, 2.0, 1), (10.0, 0.5, 2.0, 2), (100.0, 2.0, 10.0, 5)])
+@pytest.mark.parametrize("a,b,c,n",
+                         [(10.0, 1.0, 2.0, 1), (10.0, 0.5, 2.0, 2), (100.0, 2.0, 10.0, 5)])
 def test_cournot_matches_best_response_iteration(a, b, c, n):
     """Iterate q_i = (a - c - b * Q_-i) / (2b) to the fixed point; compare with the formula."""
     q = np.zeros(n)

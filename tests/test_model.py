@@ -271,9 +271,9 @@ def test_gpu_orders_are_paid_now_and_arrive_after_the_lead_time():
         assert len(orders) >= 1
         lead = r.config.firms[firm].gpu_lead_days
         n = min(len(orders), len(deliveries))
-        np.testing.assert_allclose(deliveries["time"].to_numpy()[:n] - orders["time"].to_numpy()[:n],
-                                   lead)
-        np.testing.assert_allclose(deliveries["value"].to_numpy()[:n], orders["value"].to_numpy()[:n])
+        ordered, delivered = orders.iloc[:n], deliveries.iloc[:n]
+        np.testing.assert_allclose(delivered["time"].to_numpy() - ordered["time"].to_numpy(), lead)
+        np.testing.assert_allclose(delivered["value"].to_numpy(), ordered["value"].to_numpy())
         capex = r.firms[r.firms["firm"] == firm]["capex_usd"].sum()
         assert capex == pytest.approx(orders["value"].sum() * r.config.firms[firm].gpu_price_usd)
 

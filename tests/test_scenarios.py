@@ -42,7 +42,8 @@ def test_china_2024_tables_show_each_giants_cut(china):
 
 def test_china_without_deepseek_entry_nobody_cuts_in_may(run_cached):
     """The counterfactual the scenario exists for: no lean-lab entry, no May price war."""
-    r = run_cached("scenario=china_2024", "shocks=[{at: '2024-05-15', kind: entry, firm: bytedance},"
+    r = run_cached("scenario=china_2024",
+                   "shocks=[{at: '2024-05-15', kind: entry, firm: bytedance},"
                    "{at: '2025-04-01', kind: entry, firm: deepseek}]")
     may = r.events[(r.events["kind"] == "price_change") & (r.events["day"] < 31)]
     assert may.empty

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -70,7 +70,7 @@ def test_lowering_own_price_never_lowers_demand(m, data):
 
 def test_unconstrained_clearing_matches_closed_form():
     rng = np.random.default_rng(5)
-    s, n = 7, 3
+    s = 7
     sizes, alpha, theta = rng.uniform(1, 5, s), rng.uniform(0.5, 3, s), rng.uniform(0, .02, s)
     prices, quality = np.array([1.0, 2.0, 0.5]), np.array([1200.0, 1300.0, 1150.0])
     p0, q0 = 4.0, 1250.0

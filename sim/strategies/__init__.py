@@ -120,7 +120,8 @@ def spec_schema(kind: str) -> type:
         for f in dataclasses.fields(cls.Params):
             typ = _base_type(hints[f.name])[0]
             if types.setdefault(f.name, typ) != typ:
-                raise TypeError(f"{kind} parameter {f.name!r} has two types: {types[f.name]}, {typ}")
+                raise TypeError(f"{kind} parameter {f.name!r} has two types: "
+                                f"{types[f.name]} and {typ}")
     spec = [("rule", str)] + [(name, typ | None, None) for name, typ in sorted(types.items())]
     cls = dataclasses.make_dataclass(f"{kind.title()}Spec", spec)
     cls.__doc__ = f"A {kind} rule spec: ``rule`` ({', '.join(sorted(REGISTRY[kind]))}) and its " \

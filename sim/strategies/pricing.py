@@ -52,7 +52,8 @@ class BestResponse(PricingRule):
 
     ``p* = argmax_p (p - c) * min(D(p), K)`` where ``D(p)`` is the firm's first-round demand
     summed over segments with rivals' offers fixed (:func:`sim.markets.tokens.own_price_demand`
-    on the view's rivals' log term) and ``K`` its capacity (ignored when ``capacity_aware`` is false or the market has no limits).
+    on the view's rivals' log term) and ``K`` its capacity (ignored when ``capacity_aware`` is
+    false or the market has no limits).
     Solved by a grid search over ``[c, c + span]`` refined with bounded Brent on the best cell.
     """
 
