@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@echo "using $(PYTHON) ($$($(PYTHON) --version 2>&1))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,sweep]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sweep,viz]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,6 +32,9 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+app: $(STAMP)
+	$(BIN)/solara run sim/app.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks
