@@ -6,54 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
+from invariants import check_clearing, finite, markets
 
 from sim.markets import tokens
-
-finite = dict(allow_nan=False, allow_infinity=False)
-
-
-def _market(draw, n, s):
-    prices = draw(arrays(float, n, elements=st.floats(0.0, 20.0, **finite)))
-    quality = draw(arrays(float, n, elements=st.floats(900.0, 1500.0, **finite)))
-    caps = draw(arrays(float, n, elements=st.floats(0.0, 200.0, **finite)))
-    sizes = draw(arrays(float, s, elements=st.floats(0.0, 100.0, **finite)))
-    alpha = draw(arrays(float, s, elements=st.floats(0.05, 10.0, **finite)))
-    theta = draw(arrays(float, s, elements=st.floats(0.0, 0.1, **finite)))
-    p0 = draw(st.floats(0.0, 50.0, **finite))
-    q0 = draw(st.floats(900.0, 1500.0, **finite))
-    rounds = draw(st.integers(0, 3))
-    return prices, quality, caps, sizes, alpha, theta, p0, q0, rounds
-
-
-@st.composite
-def markets(draw):
-    n = draw(st.integers(1, 6))
-    s = draw(st.integers(1, 12))
-    return _market(draw, n, s)
 
 
 @given(markets())
 def test_clearing_invariants(m):
-    prices, quality, caps, sizes, alpha, theta, p0, q0, rounds = m
-    r = tokens.clear(prices, quality, caps, sizes, alpha, theta, p0, q0, rounds)
-    total = sizes.sum()
-    tol = 1e-9 * max(total, 1.0)
-    assert np.all(r.served <= caps + 1e-12), "served exceeds capacity"
-    assert np.all(r.served >= 0) and r.unserved >= -tol and r.outside >= -tol
-    eps = 1e-12  # round-off in the share weights
-    assert np.all((r.choice_share >= 0) & (r.choice_share <= 1 + eps))
-    assert 0 <= r.outside_choice_share <= 1 + eps
-    if total > 0:
-        assert r.choice_share.sum() + r.outside_choice_share == pytest.approx(1.0, abs=1e-9)
-    # Every token wanted is served by a firm, by the outside option, or unserved.
-    assert r.served.sum() + r.outside + r.unserved == pytest.approx(total, rel=1e-9, abs=tol)
-    assert r.spend == pytest.approx(float(r.revenue.sum()), rel=1e-12, abs=1e-12)
-    np.testing.assert_allclose(r.revenue, prices * r.served, rtol=1e-12)
-    np.testing.assert_allclose(r.rationed, np.maximum(r.demand - caps, 0), rtol=1e-9, atol=tol)
-    assert np.isfinite(r.consumer_surplus) and r.consumer_surplus >= -tol
-    if rounds == 0:
-        assert r.unserved == pytest.approx(r.rationed.sum(), rel=1e-9, abs=tol)
+    check_clearing(m)
 
 
 @given(markets(), st.data())

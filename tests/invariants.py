@@ -1,0 +1,180 @@
+"""Invariants of a run's tables (money, capacity, shares), shared by the default and slow suites.
+
+Each ``check_*`` takes a :class:`sim.Result` and asserts one invariant on every day."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sim.markets import tokens
+
+
+def check_no_nan_or_inf_anywhere(result):
+    for name in ("firms", "market", "events"):
+        df = getattr(result, name)
+        assert not df.empty, name
+        numeric = df.select_dtypes("number")
+        assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
+        assert not df.isna().any().any(), f"missing value in {name}"
+
+
+def check_customer_spend_equals_sum_of_revenues(result):
+    revenue = result.firms.groupby("day")["revenue_usd"].sum()
+    spend = result.market.set_index("day")["customer_spend_usd"]
+    np.testing.assert_allclose(revenue.reindex(spend.index, fill_value=0.0), spend, rtol=1e-12,
+                               atol=1e-9)
+
+
+def check_revenue_is_price_times_tokens_served(result):
+    f = result.firms
+    np.testing.assert_allclose(f["revenue_usd"], f["price_usd_per_m"] * f["served_m_tokens"],
+                               rtol=1e-12)
+
+
+def check_tokens_served_within_capacity(result):
+    f = result.firms
+    if result.config.market.capacity_limits:
+        assert (f["served_m_tokens"] <= f["capacity_m_tokens"] * (1 + 1e-12) + 1e-9).all()
+    # On days when nobody is rationed, every firm serves exactly its first-round demand.
+    calm = result.market.loc[result.market["rationed_m_tokens"] == 0, "day"]
+    rows = f[f["day"].isin(calm)]
+    np.testing.assert_allclose(rows["served_m_tokens"], rows["demand_m_tokens"], rtol=1e-12)
+
+
+def check_choice_shares_sum_to_one_with_outside_option(result):
+    inside = result.firms.groupby("day")["choice_share"].sum()
+    m = result.market.set_index("day")
+    np.testing.assert_allclose(inside.reindex(m.index, fill_value=0.0) + m["outside_choice_share"],
+                               1.0, atol=1e-12)
+
+
+def check_every_token_is_served_by_someone_or_counted_unserved(result):
+    m = result.market
+    accounted = m["served_m_tokens"] + m["outside_m_tokens"] + m["unserved_m_tokens"]
+    np.testing.assert_allclose(accounted, m["total_demand_m_tokens"], rtol=1e-9)
+    served = result.firms.groupby("day")["served_m_tokens"].sum()
+    np.testing.assert_allclose(served.reindex(m["day"], fill_value=0.0).to_numpy(),
+                               m["served_m_tokens"], rtol=1e-12, atol=1e-9)
+
+
+def check_cash_changes_equal_booked_flows(result):
+    f = result.firms.sort_values(["firm", "day"])
+    inflow = (f["revenue_usd"] - f["serving_cost_usd"] - f["training_cost_usd"]
+              - f["fixed_cost_usd"] - f["capex_usd"] + f["funding_usd"] + f["subsidy_usd"])
+    for firm, rows in f.assign(inflow=inflow).groupby("firm"):
+        cash = rows["cash_usd"].to_numpy()
+        start = result.config.firms[firm].cash_usd
+        expected = start + np.cumsum(rows["inflow"].to_numpy())
+        np.testing.assert_allclose(cash, expected, rtol=1e-9, atol=1e-3 * max(start, 1.0) * 1e-6,
+                                   err_msg=firm)
+
+
+def check_operating_profit_definition(result):
+    f = result.firms
+    np.testing.assert_allclose(
+        f["operating_profit_usd"],
+        f["revenue_usd"] - f["serving_cost_usd"] - f["training_cost_usd"] - f["fixed_cost_usd"]
+        - f["depreciation_usd"], rtol=1e-9, atol=1e-6)
+
+
+def check_gpu_books(result):
+    f = result.firms
+    np.testing.assert_allclose(f["gpus"], f["gpus_serving"] + f["gpus_training"], rtol=1e-12)
+    assert (f[["gpus", "gpus_serving", "gpus_training", "gpus_on_order"]] >= -1e-9).all().all()
+    # Capacity is the serving pool's output.
+    for name, rows in f.groupby("firm"):
+        cfg = result.config.firms[name]
+        per_gpu = result.config.technology.tokens_per_gpu_hour_m * cfg.inference_efficiency * 24
+        np.testing.assert_allclose(rows["capacity_m_tokens"], rows["gpus_serving"] * per_gpu,
+                                   rtol=1e-12)
+
+
+def check_serving_cost_is_gpu_hours_times_hourly_cost(result):
+    f = result.firms
+    for name, rows in f.groupby("firm"):
+        cfg = result.config.firms[name]
+        tph = result.config.technology.tokens_per_gpu_hour_m * cfg.inference_efficiency
+        np.testing.assert_allclose(rows["serving_cost_usd"],
+                                   rows["served_m_tokens"] / tph * cfg.cost_per_gpu_hour_usd,
+                                   rtol=1e-12)
+
+
+def check_subsidy_only_covers_losses_up_to_cap(result):
+    f = result.firms
+    for name, rows in f.groupby("firm"):
+        cap = result.config.firms[name].subsidy_usd_per_day
+        loss = -(rows["revenue_usd"] - rows["serving_cost_usd"] - rows["training_cost_usd"]
+                 - rows["fixed_cost_usd"])
+        np.testing.assert_allclose(rows["subsidy_usd"], np.clip(loss, 0, cap), rtol=1e-9,
+                                   atol=1e-6)
+
+
+def check_market_days_are_contiguous_and_dated(result):
+    m = result.market
+    assert list(m["day"]) == list(range(result.config.horizon_days))
+    start = pd.Timestamp(result.config.start_date)
+    assert (m["date"] == start + pd.to_timedelta(m["day"], unit="D")).all()
+    assert m["hhi"].between(0, 10_000).all()
+
+
+# ----------------------------------------------------------------------------- clearing
+finite = dict(allow_nan=False, allow_infinity=False)
+
+
+def _market(draw, n, s):
+    prices = draw(arrays(float, n, elements=st.floats(0.0, 20.0, **finite)))
+    quality = draw(arrays(float, n, elements=st.floats(900.0, 1500.0, **finite)))
+    caps = draw(arrays(float, n, elements=st.floats(0.0, 200.0, **finite)))
+    sizes = draw(arrays(float, s, elements=st.floats(0.0, 100.0, **finite)))
+    alpha = draw(arrays(float, s, elements=st.floats(0.05, 10.0, **finite)))
+    theta = draw(arrays(float, s, elements=st.floats(0.0, 0.1, **finite)))
+    p0 = draw(st.floats(0.0, 50.0, **finite))
+    q0 = draw(st.floats(900.0, 1500.0, **finite))
+    rounds = draw(st.integers(0, 3))
+    return prices, quality, caps, sizes, alpha, theta, p0, q0, rounds
+
+
+@st.composite
+def markets(draw):
+    n = draw(st.integers(1, 6))
+    s = draw(st.integers(1, 12))
+    return _market(draw, n, s)
+
+
+def check_clearing(m):
+    """Invariants of one clearing of a random market drawn by :func:`markets`."""
+    prices, quality, caps, sizes, alpha, theta, p0, q0, rounds = m
+    r = tokens.clear(prices, quality, caps, sizes, alpha, theta, p0, q0, rounds)
+    total = sizes.sum()
+    tol = 1e-9 * max(total, 1.0)
+    assert np.all(r.served <= caps + 1e-12), "served exceeds capacity"
+    assert np.all(r.served >= 0) and r.unserved >= -tol and r.outside >= -tol
+    eps = 1e-12  # round-off in the share weights
+    assert np.all((r.choice_share >= 0) & (r.choice_share <= 1 + eps))
+    assert 0 <= r.outside_choice_share <= 1 + eps
+    if total > 0:
+        assert r.choice_share.sum() + r.outside_choice_share == pytest.approx(1.0, abs=1e-9)
+    # Every token wanted is served by a firm, by the outside option, or unserved.
+    assert r.served.sum() + r.outside + r.unserved == pytest.approx(total, rel=1e-9, abs=tol)
+    assert r.spend == pytest.approx(float(r.revenue.sum()), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(r.revenue, prices * r.served, rtol=1e-12)
+    np.testing.assert_allclose(r.rationed, np.maximum(r.demand - caps, 0), rtol=1e-9, atol=tol)
+    assert np.isfinite(r.consumer_surplus) and r.consumer_surplus >= -tol
+    if rounds == 0:
+        assert r.unserved == pytest.approx(r.rationed.sum(), rel=1e-9, abs=tol)
+
+
+#: Every table invariant, for ``pytest.mark.parametrize``.
+ALL = [
+    check_no_nan_or_inf_anywhere, check_customer_spend_equals_sum_of_revenues,
+    check_revenue_is_price_times_tokens_served, check_tokens_served_within_capacity,
+    check_choice_shares_sum_to_one_with_outside_option,
+    check_every_token_is_served_by_someone_or_counted_unserved,
+    check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
+    check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_only_covers_losses_up_to_cap,
+    check_market_days_are_contiguous_and_dated,
+]
