@@ -29,7 +29,6 @@ import copy
 import dataclasses
 import functools
 import json
-import math
 import os
 import platform
 import resource
@@ -45,6 +44,7 @@ import numpy as np
 import sim
 from sim.markets import tokens
 from sim.model import PriceWarModel
+from sim.result import json_ready
 
 SCALE_FIRMS = 100
 SCALE_SEGMENTS = 5000
@@ -64,18 +64,7 @@ def log(msg: str) -> None:
 
 
 def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        if not math.isfinite(x):
-            return None
-        return float(f"{x:.6g}")
-    return x
+    return json_ready(x, digits=6)
 
 
 def emit(benchmark: str, value: Any, unit: str, **extra: Any) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 from sim.config import Config
 from sim.economics import hhi
 
-__all__ = ["Result", "summarize", "CUT_THRESHOLD"]
+__all__ = ["Result", "summarize", "json_ready", "CUT_THRESHOLD"]
 
 #: A firm "cuts" when its posted price first falls at least this fraction below its entry price.
 CUT_THRESHOLD = 0.05
@@ -66,17 +66,20 @@ def _price_cut(entry: float, prices: pd.Series, days: pd.Series, start) -> dict[
     return out
 
 
-def _clean(x: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, non-finite floats to None."""
+def json_ready(x: Any, digits: int | None = None) -> Any:
+    """Nested dicts and lists made JSON-ready: numpy scalars to Python numbers, non-finite floats
+    to None, floats rounded to ``digits`` significant digits if given."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_ready(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.integer,)):
+        return [json_ready(v, digits) for v in x]
+    if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, (float, np.floating)):
         x = float(x)
-        return x if math.isfinite(x) else None
+        if not math.isfinite(x):
+            return None
+        return x if digits is None else float(f"{x:.{digits}g}")
     return x
 
 
@@ -159,4 +162,4 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
                 if model.get("first_cut_day") is not None and obs_day is not None else None,
             }
         summary["price_cuts_vs_observed"] = rows
-    return _clean(summary)
+    return json_ready(summary)

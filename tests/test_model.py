@@ -10,6 +10,7 @@ import pytest
 import sim
 from sim import economics as econ
 from sim.firms import LeanLab, TechGiant
+from sim.markets.tokens import clear
 from sim.model import MarketView, PriceWarModel
 from sim.strategies import make
 
@@ -70,33 +71,30 @@ def test_best_response_matches_closed_form_in_calvano_mapping():
     assert got == pytest.approx(expected, rel=1e-8)
 
 
-def test_capacity_aware_best_response_prices_demand_down_to_capacity():
-    model = _model(*DUO, "market.capacity_limits=true", "firms.a.gpus=0.2",
+def _capacity_aware_response(gpus):
+    """Firm a's capacity-aware best response to b at 1.0: (price, demand there, capacity)."""
+    model = _model(*DUO, "market.capacity_limits=true", f"firms.a.gpus={gpus}",
                    "firms.a.pricing.capacity_aware=true")
     a = model.firms["a"]
     view = model.view(a)
     p = a.pricing.price(a, view)
-    from sim.markets.tokens import clear
-
     prices = view.prices.copy()
     prices[view.me] = p
     demand = clear(prices, view.qualities, None, view.sizes, view.alpha, view.theta,
                    view.outside_price, view.outside_quality).demand[view.me]
-    assert view.capacity == a.capacity_m_tokens == pytest.approx(0.2 * 24)
-    # Unconstrained demand at the Nash price is ~0.45 per day, far below 4.8: no binding.
-    assert demand <= a.capacity_m_tokens * (1 + 1e-6)
-    # Against b at 1.0 the unconstrained best response (1.3186) sells 0.215 a day; K = 0.12.
-    tight = _model(*DUO, "firms.a.gpus=0.005", "market.capacity_limits=true",
-                   "firms.a.pricing.capacity_aware=true")
-    ta = tight.firms["a"]
-    tv = tight.view(ta)
-    tp = ta.pricing.price(ta, tv)
-    prices = tv.prices.copy()
-    prices[tv.me] = tp
-    d = clear(prices, tv.qualities, None, tv.sizes, tv.alpha, tv.theta, tv.outside_price,
-              tv.outside_quality).demand[tv.me]
-    assert d == pytest.approx(ta.capacity_m_tokens, rel=1e-3)  # price set where demand = K
-    assert tp > econ.logit_best_response([1.0, 1.0], 0, [2, 2], [1, 1], 0.0, 0.25)
+    assert view.capacity == a.capacity_m_tokens == pytest.approx(gpus * 24)
+    return p, demand, view.capacity
+
+
+def test_capacity_aware_best_response_prices_demand_down_to_capacity():
+    unconstrained = econ.logit_best_response([1.0, 1.0], 0, [2, 2], [1, 1], 0.0, 0.25)
+    # Ample capacity (4.8 a day): the logit best response, 1.3186, which sells 0.215 a day.
+    p, demand, cap = _capacity_aware_response(0.2)
+    assert p == pytest.approx(unconstrained, rel=1e-8) and demand < cap
+    # K = 0.12 a day: the price rises until demand equals capacity.
+    p, demand, cap = _capacity_aware_response(0.005)
+    assert demand == pytest.approx(cap, rel=1e-3)
+    assert p > unconstrained
 
 
 def test_cost_plus_is_markup_over_marginal_cost():
