@@ -17,7 +17,6 @@ reshuffle anyone else's draws.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
 import operator
 import zlib
@@ -32,8 +31,8 @@ from sim.economics import hhi
 from sim.firms import FIRM_CLASSES, Firm, Outcome
 from sim.markets import tokens
 
-__all__ = ["PriceWarModel", "MarketView", "SeedTree", "Segments", "FIRM_COLUMNS", "MARKET_COLUMNS",
-           "EVENT_COLUMNS"]
+__all__ = ["PriceWarModel", "MarketView", "OfferBook", "SeedTree", "Segments", "FIRM_COLUMNS",
+           "MARKET_COLUMNS", "EVENT_COLUMNS"]
 
 
 class SeedTree:
@@ -470,8 +469,3 @@ def _path_arrays(cfg: Config, points) -> tuple[np.ndarray, np.ndarray]:
     days = np.array([cfg.day_of(p[0]) for p in points], dtype=float)
     values = np.array([float(p[1]) for p in points])
     return days, values
-
-
-def date_of(cfg: Config, day: float) -> _dt.date:
-    """Calendar date of a simulated day."""
-    return cfg.start + _dt.timedelta(days=int(day))
