@@ -60,7 +60,7 @@ def plot_prices(result: Result):
     for obs in (result.summary.get("price_cuts_vs_observed") or {}).values():
         if obs.get("observed_date"):
             ax.axvline(pd.Timestamp(obs["observed_date"]), color="0.6", lw=0.8, ls=":")
-    values = prices.to_numpy()
+    values = np.concatenate([prices.to_numpy().ravel(), m["outside_price_usd_per_m"].to_numpy()])
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size and (values[np.isfinite(values)] > 0).all():
         ax.set_yscale("log")
@@ -159,7 +159,8 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str, hue: str | None = None,
                         color=line.get_color())
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.set_title(f"{y} vs {x} (mean, 95% CI over seeds)")
+    several = any(len(sub.groupby(x)) < len(sub) for _, sub in groups)
+    ax.set_title(f"{y} vs {x}" + (" (mean, 95% CI over seeds)" if several else " (one run each)"))
     if hue is not None:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
