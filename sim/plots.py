@@ -64,12 +64,13 @@ def plot_prices(result: Result):
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size and (values[np.isfinite(values)] > 0).all():
         ax.set_yscale("log")
-        plain = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}")
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
     elif positive.size:  # free offers (price 0): linear near zero, logarithmic above
         ax.set_yscale("symlog", linthresh=float(positive.min()) / 2)
         ax.set_ylim(bottom=0)
+    if positive.size:
+        ax.set_ylim(top=float(positive.max()) * 1.6)  # room above the dearest line
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
     ax.set_ylabel("price, USD per million tokens")
     ax.set_title(f"{result.config.name}: posted prices (dotted: observed cut dates)"
                  if result.summary.get("price_cuts_vs_observed") else
