@@ -88,9 +88,7 @@ class Firm(mesa.Agent):
         self.env: simpy.Environment = model.env
         self.generator: np.random.Generator = model.seeds.generator(f"firm:{name}")
         self.alive = True
-        self.entry_time = model.now
         self.price = float(cfg.price_usd_per_m)
-        self.initial_price = self.price
         self.quality = float(cfg.quality)
         self.cash = float(cfg.cash_usd)
         # GPUs free of training: the serving pool.  Training runs take from it and give back.
@@ -103,7 +101,6 @@ class Firm(mesa.Agent):
         self.capacity = make("capacity", cfg.capacity)
         self.flows = Flows()
         self.outcome = Outcome()
-        self.last_choice_share = 0.0
         # Fired by the first watched rival move; later moves are counted until the review.
         self.alarm = self.env.event() if cfg.reaction_lag_days is not None else None
         self.moves_during_lag = 0
@@ -125,6 +122,11 @@ class Firm(mesa.Agent):
     def marginal_cost(self) -> float:
         """USD per million tokens: ``cost_per_gpu_hour / tokens_per_gpu_hour``."""
         return self.cfg.cost_per_gpu_hour_usd / self.tokens_per_gpu_hour
+
+    @property
+    def last_choice_share(self) -> float:
+        """The firm's first-round choice share in the latest clearing (0 before its first)."""
+        return self.outcome.choice_share
 
     @property
     def gpus_serving(self) -> float:
@@ -271,7 +273,6 @@ class Firm(mesa.Agent):
         ``gpus_training * 24 * cost_per_gpu_hour``.
         """
         self.outcome = outcome
-        self.last_choice_share = outcome.choice_share
         c = self.cfg.cost_per_gpu_hour_usd
         f = self.flows
         serving = outcome.served_m_tokens / self.tokens_per_gpu_hour * c
