@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # are skipped), then any 3.12+ installed under pyenv.
 PYTHON ?= $(shell ./.ci/find-python)
 
-.PHONY: demo test test-all bench app lint clean venv
+.PHONY: demo test test-all bench calvano app lint clean venv
 
 venv: $(STAMP)
 
@@ -33,11 +33,14 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+calvano: $(STAMP)
+	$(BIN)/python experiments/calvano.py
+
 app: $(STAMP)
 	$(BIN)/solara run sim/app.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks experiments
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -48,8 +48,10 @@ def logit_shares(prices, a, a0: float = 0.0, mu: float = 0.25) -> np.ndarray:
 
     Parameters
     ----------
-    prices, a : array_like (n,)
-        Prices and quality indices.
+    prices : array_like (n,) or (k, n)
+        Prices; a 2-d array is ``k`` price vectors, each evaluated separately.
+    a : array_like (n,)
+        Quality indices.
     a0 : float
         Outside good's index.
     mu : float
@@ -61,16 +63,19 @@ def logit_shares(prices, a, a0: float = 0.0, mu: float = 0.25) -> np.ndarray:
         Inside shares; the outside share is ``1 - shares.sum()``.
     """
     a = _as_arrays(a)
-    p = np.broadcast_to(np.asarray(prices, dtype=float), a.shape)
-    v = ((a - p) - a0)[None, :] / mu
+    p = np.asarray(prices, dtype=float)
+    p = np.broadcast_to(p, a.shape) if p.ndim < 2 else p
+    v = ((a - p) - a0).reshape(-1, a.shape[0]) / mu
     shares, _ = choice_probabilities(v)
-    return shares[0]
+    return shares.reshape(p.shape)
 
 
 def logit_profits(prices, a, c, a0: float = 0.0, mu: float = 0.25) -> np.ndarray:
-    """Per-firm profit ``(p_i - c_i) * s_i(p)``."""
+    """Per-firm profit ``(p_i - c_i) * s_i(p)``; ``prices`` (n,) or (k, n) as in
+    :func:`logit_shares`."""
     a, c = _as_arrays(a, c)
-    p = np.broadcast_to(np.asarray(prices, dtype=float), a.shape)
+    p = np.asarray(prices, dtype=float)
+    p = np.broadcast_to(p, a.shape) if p.ndim < 2 else p
     return (p - c) * logit_shares(p, a, a0, mu)
 
 
