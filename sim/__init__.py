@@ -60,12 +60,16 @@ def compose(overrides: list[str] | None = None, **kw: Any) -> DictConfig:
 def simulate(cfg: Config, progress: bool = False) -> Result:
     """Run a validated config to its horizon and return the Result (no files)."""
     from sim.model import PriceWarModel
-    from sim.result import summarize
+    from sim.result import json_ready, summarize
 
     model = PriceWarModel(cfg)
     model.run(progress=progress)
     firms, market, events = model.tables()
-    return Result(firms, market, events, summarize(cfg, firms, market, events, model.exits), cfg)
+    summary = summarize(cfg, firms, market, events, model.exits)
+    arena = model.shared.get("q_learning")
+    if arena is not None:  # Q-learning firms: their benchmarks and profit gain by phase
+        summary["q_learning"] = json_ready(arena.summary(firms))
+    return Result(firms, market, events, summary, cfg)
 
 
 def run(overrides: list[str] | None = None, *, out_dir: str | Path | None = None,

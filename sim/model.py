@@ -249,6 +249,7 @@ class PriceWarModel(mesa.Model):
         self.book = OfferBook(self)
         self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
         self.exits: dict[str, int] = {}  # firm name -> the day it left
+        self.shared: dict[str, object] = {}  # state rules of this model share (the Q arena)
         self.market_row: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={c: functools.partial(_market_value, column=c)

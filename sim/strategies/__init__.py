@@ -78,7 +78,7 @@ def rules(kind: str) -> list[str]:
 
 def _load() -> None:
     # Importing the modules registers their rules.
-    from sim.strategies import capacity, pricing, research  # noqa: F401
+    from sim.strategies import capacity, learning, pricing, research  # noqa: F401
 
 
 def _base_type(typ: Any) -> tuple[Any, bool]:

@@ -1,0 +1,338 @@
+"""The ``q_learning`` pricing rule: Calvano et al.'s (2020) Q-learning firms in the token market.
+
+Every firm priced by ``q_learning`` in one model takes part in one :class:`Arena`, built at the
+first learner's first review:
+
+1. **Grid.**  The static Nash prices ``pN`` of the learners (best responses iterated to a fixed
+   point on today's logit demand, every other firm's price held where it is) and their
+   joint-monopoly prices ``pM`` (the learners' summed profit maximised); learner ``i`` prices on
+   ``m`` points evenly spaced on ``[pN_i - xi (pM_i - pN_i), pM_i + xi (pM_i - pN_i)]``.  Both
+   benchmarks use demand without capacity limits.
+2. **Pretraining.**  With ``pretrain_max_periods > 0`` the learners first play the repeated game
+   whose per-period profit table is the token market's daily operating margin
+   ``(p_i - c_i) served_i`` at each joint grid price (cleared by
+   :func:`sim.markets.tokens.clear`, capacities included when the market has limits), using
+   the many-session engine's compiled loop (:func:`sim.qlearning.run_session`) until greedy
+   actions are unchanged for ``window`` periods or the cap is reached.  A firm's algorithm is
+   trained in a sandbox, then deployed.
+3. **Play.**  Each period (a price review of the learners, who share one review clock) every
+   learner observes the state, the last prices of all active firms, each mapped to the nearest
+   point of its own grid (so a firm pricing below the grid reads as its lowest point); updates
+   ``Q`` for the previous period with :func:`sim.qlearning.q_update` and reward = its last
+   day's operating margin ``revenue - c * served`` (USD a day); and chooses its price
+   epsilon-greedily with :func:`sim.qlearning.choose_action`,
+   ``epsilon_t = exp(-beta t)``, ``t`` counting pretraining periods too.
+
+The state covers the firms active at the time; when a firm enters or leaves, every learner's
+table is re-indexed so that a newcomer's price starts out irrelevant (each new state inherits
+the values of the state without it) and a leaver's component is fixed at its last price.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import optimize
+
+from sim import qlearning
+from sim.errors import ConfigError
+from sim.markets import tokens
+from sim.strategies import _params, param, register
+from sim.strategies.pricing import PricingRule
+
+if TYPE_CHECKING:
+    from sim.firms.base import Firm
+    from sim.model import MarketView, PriceWarModel
+
+#: Largest Q table a learner may have: m ** firms states times m actions.
+MAX_Q_ENTRIES = 20_000_000
+#: Parameters every learner in one market must share: they learn in one joint game.
+SHARED = ("m", "xi", "alpha", "beta", "delta", "window", "pretrain_max_periods")
+
+
+@register("pricing", "q_learning")
+class QLearning(PricingRule):
+    """Q-learning on a price grid around the static Nash and joint-monopoly prices.
+
+    ``Q[s, a] <- (1 - alpha) Q[s, a] + alpha (pi + delta max_a' Q[s', a'])``, epsilon-greedy
+    with ``epsilon_t = exp(-beta t)``, ``Q0`` the discounted payoff against uniformly random
+    rivals, state = the last prices of all firms (memory one).  See :mod:`sim.strategies.learning`
+    for how the learners of one market share a grid, pretraining and a period clock.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        m: int = param(15, 2, 100, doc="prices on the grid")
+        xi: float = param(0.1, 0.0, 10.0, doc="grid extension beyond [pN, pM], share of pM - pN")
+        alpha: float = param(0.15, 0.0, 1.0, lo_open=True, doc="learning rate")
+        beta: float = param(4e-6, 0.0, 1.0, doc="exploration decay: epsilon_t = exp(-beta t)")
+        delta: float = param(0.95, 0.0, 1.0, hi_open=True, doc="discount factor per period")
+        window: int = param(100_000, 1, 10**10,
+                            doc="pretraining stops once greedy actions are this many periods "
+                                "unchanged")
+        pretrain_max_periods: int = param(50_000_000, 0, 10**11,
+                                          doc="cap on pretraining periods (0: no pretraining)")
+
+    @classmethod
+    def check(cls, key, params, cfg):
+        learners = []
+        for name, f in cfg.firms.items():
+            spec = f.pricing
+            rule = spec.get("rule") if hasattr(spec, "get") else getattr(spec, "rule", None)
+            if rule == cls.name:
+                learners.append((name, f))
+        n = len(cfg.firms)
+        if params.m ** (n + 1) > MAX_Q_ENTRIES:
+            raise ConfigError(f"{key}.m", params.m,
+                              f"m**(firms + 1) <= {MAX_Q_ENTRIES:,} Q entries (here {n} firms)",
+                              "Q table too large")
+        first_name, first = learners[0]
+        mine = key.split(".")[1] if key.startswith("firms.") else None
+        f_cfg = cfg.firms.get(mine) if mine else None
+        if f_cfg is not None:
+            if f_cfg.reaction_lag_days is not None:
+                raise ConfigError(f"firms.{mine}.reaction_lag_days", f_cfg.reaction_lag_days,
+                                  "null for a q_learning firm (learners move on the period "
+                                  "clock of their price reviews)", "reactions not allowed")
+            for attr in ("review_days", "first_review_day"):
+                if getattr(f_cfg, attr) != getattr(first, attr):
+                    raise ConfigError(f"firms.{mine}.{attr}", getattr(f_cfg, attr),
+                                      f"{getattr(first, attr)!r}, as for firms.{first_name} "
+                                      "(q_learning firms share one period clock)",
+                                      "learners out of step")
+        _, ref = _params("pricing", first.pricing, f"firms.{first_name}.pricing")
+        for attr in SHARED:
+            if getattr(params, attr) != getattr(ref, attr):
+                raise ConfigError(f"{key}.{attr}", getattr(params, attr),
+                                  f"{getattr(ref, attr)!r}, as for firms.{first_name} "
+                                  "(q_learning firms learn in one game)", "learners differ")
+
+    def price(self, firm: Firm, view: MarketView) -> float:
+        return Arena.of(firm.model, self.params).price_for(firm)
+
+
+# --------------------------------------------------------------------------------------------
+
+def _nearest(grid: np.ndarray, price: float) -> int:
+    """Index of the grid point nearest ``price`` (ties to the lower point)."""
+    k = int(np.searchsorted(grid, price))
+    if k <= 0:
+        return 0
+    if k >= grid.size:
+        return grid.size - 1
+    return k - 1 if price - grid[k - 1] <= grid[k] - price else k
+
+
+@dataclasses.dataclass
+class Benchmarks:
+    """The learners' static Nash and joint-monopoly prices and daily profits (USD/M, USD)."""
+
+    nash_price: np.ndarray
+    monopoly_price: np.ndarray
+    nash_profit: np.ndarray
+    monopoly_profit: np.ndarray
+
+
+class Arena:
+    """The learners of one model: their grids, Q tables, state and period clock."""
+
+    @classmethod
+    def of(cls, model: PriceWarModel, params) -> Arena:
+        """The model's arena, built on first use."""
+        arena = model.shared.get("q_learning")
+        if arena is None:
+            arena = model.shared["q_learning"] = cls(model, params)
+        return arena
+
+    def __init__(self, model: PriceWarModel, params):
+        self.model, self.p = model, params
+        self.learners: list[Firm] = [f for f in model.active if f.pricing.name == "q_learning"]
+        self.costs = np.array([f.marginal_cost for f in self.learners])
+        self.benchmarks = self._benchmarks()
+        b = self.benchmarks
+        self.grids = np.array([qlearning.price_grid(pn, pm, params.m, params.xi)
+                               for pn, pm in zip(b.nash_price, b.monopoly_price, strict=True)])
+        k, m = len(self.learners), params.m
+        self.profits = qlearning.joint_profit_table(self.grids, self._learner_profits)
+        q = qlearning.initial_q(self.profits, m, params.delta)
+        greedy = qlearning.greedy_actions(q)
+        self.t, self.pretrain_converged = 0, False
+        if params.pretrain_max_periods > 0:
+            seed = int(model.seeds.generator("q_learning").integers(2**63))
+            t, ok, _ = qlearning.run_session(self.profits, q, greedy, params.alpha, params.beta,
+                                             params.delta, params.window,
+                                             params.pretrain_max_periods, seed)
+            self.t, self.pretrain_converged = int(t), bool(ok)
+        self.pretrain_periods = self.t
+        model.log(self.learners[0], "q_pretrain",
+                  f"{k} learners, grid {self.grids[0, 0]:.4g}-{self.grids[0, -1]:.4g} USD/M, "
+                  f"Nash {b.nash_price[0]:.4g}, monopoly {b.monopoly_price[0]:.4g}; "
+                  f"{self.t:,} pretraining periods"
+                  + (", converged" if self.pretrain_converged else ""), float(self.t))
+        # Tables over the learners' own actions; lift them onto all active firms' prices.
+        self.members: list[Firm] = list(self.learners)
+        self.q, self.greedy = q, greedy
+        self._reindex(list(model.active))
+        self.time: float | None = None
+        self.start_day = model.day
+        self.state = np.zeros(k, dtype=np.int64)
+        self.actions = greedy[:, 0].copy()
+        self.started = False
+
+    # ---------------------------------------------------------------- market benchmarks
+    def _snapshot(self):
+        model = self.model
+        act = model.active
+        sizes = model.segments.sizes_at(model.day)
+        prices = np.array([f.price for f in act])
+        caps = (np.array([f.capacity_m_tokens for f in act])
+                if model.cfg.market.capacity_limits else None)
+        idx = np.array([act.index(f) for f in self.learners])
+        return act, sizes, prices, caps, idx
+
+    def _learner_profits(self, joint: np.ndarray, capacity: bool = True) -> np.ndarray:
+        """Daily operating margin ``(p_i - c_i) served_i`` of each learner at each row of
+        ``joint`` (k rows of learner prices), other firms at their current prices."""
+        model = self.model
+        act, sizes, prices, caps, idx = self._snapshot()
+        qual = np.array([f.quality for f in act])
+        seg = model.segments
+        p0, q0 = model.outside_price(), model.outside_quality()
+        joint = np.atleast_2d(joint)
+        out = np.empty(joint.shape)
+        for r, row in enumerate(joint):
+            prices[idx] = row
+            res = tokens.clear(prices, qual, caps if capacity else None, sizes, seg.alpha,
+                               seg.theta, p0, q0, model.cfg.market.rechoice_rounds)
+            out[r] = (row - self.costs) * res.served[idx]
+        return out
+
+    def _benchmarks(self) -> Benchmarks:
+        k = len(self.learners)
+        alpha_low = float(np.quantile(self.model.segments.alpha, 0.01))
+        hi = self.costs + max(40.0 / alpha_low, 1e-6)
+        p = self.costs + 1.0 / alpha_low
+        for _ in range(500):  # best responses iterated to the static Nash fixed point
+            old = p.copy()
+            for i in range(k):
+                def neg(x, i=i):
+                    trial = p.copy()
+                    trial[i] = x
+                    return -self._learner_profits(trial, capacity=False)[0, i]
+                p[i] = optimize.minimize_scalar(neg, bounds=(self.costs[i], hi[i]),
+                                                method="bounded",
+                                                options={"xatol": 1e-12}).x
+            if np.max(np.abs(p - old)) < 1e-10:
+                break
+        nash = p.copy()
+        res = optimize.minimize(lambda x: -self._learner_profits(x, capacity=False)[0].sum(),
+                                nash * 1.05, method="L-BFGS-B",
+                                bounds=list(zip(self.costs, hi, strict=True)),
+                                options={"ftol": 1e-15, "gtol": 1e-12})
+        mono = res.x
+        return Benchmarks(nash, mono, self._learner_profits(nash, capacity=False)[0],
+                          self._learner_profits(mono, capacity=False)[0])
+
+    # ---------------------------------------------------------------- state space
+    def _reindex(self, members: list[Firm]) -> None:
+        """Re-index every learner's table from the current members to ``members``."""
+        m = self.p.m
+        old = self.members
+        n_new = len(members)
+        comps = np.indices((m,) * n_new).reshape(n_new, -1)  # new state -> each component
+        q = np.empty((len(self.learners), m ** n_new, m))
+        greedy = np.empty((len(self.learners), m ** n_new), dtype=np.int64)
+        for i in range(len(self.learners)):
+            old_comp = np.empty((len(old), comps.shape[1]), dtype=np.int64)
+            for j, f in enumerate(old):
+                if f in members:
+                    old_comp[j] = comps[members.index(f)]
+                else:  # a leaver: fixed at its last price
+                    old_comp[j] = _nearest(self.grids[i], f.price)
+            old_s = np.zeros(comps.shape[1], dtype=np.int64)
+            for j in range(len(old)):
+                old_s = old_s * m + old_comp[j]
+            q[i] = self.q[i][old_s]
+            greedy[i] = self.greedy[i][old_s]
+        self.members, self.q, self.greedy = list(members), q, greedy
+
+    def _observe(self, i: int) -> int:
+        grid, m = self.grids[i], self.p.m
+        s = 0
+        for f in self.members:
+            s = s * m + _nearest(grid, f.price)
+        return s
+
+    # ---------------------------------------------------------------- play
+    def price_for(self, firm: Firm) -> float:
+        i = self.learners.index(firm)
+        now = self.model.now
+        if self.time != now:
+            self._period()
+            self.time = now
+        return float(self.grids[i, self.actions[i]])
+
+    def _period(self) -> None:
+        """One period for every learner: learn from the last one, then choose."""
+        p = self.p
+        members = [f for f in self.model.active]
+        if members != self.members:
+            self._reindex(members)
+            self.started = False  # the previous state's index has no meaning any more
+        eps = float(qlearning.epsilon(self.t, p.beta))
+        for i, firm in enumerate(self.learners):
+            s_next = self._observe(i)
+            if self.started and firm.alive:
+                reward = firm.trailing("revenue_usd", 1) - firm.marginal_cost * \
+                    firm.outcome.served_m_tokens
+                qlearning.q_update(self.q[i], self.greedy[i], self.state[i], self.actions[i],
+                                   reward, s_next, p.alpha, p.delta)
+            u = firm.generator.random(2)
+            self.actions[i] = qlearning.choose_action(self.greedy[i, s_next], eps, u[0], u[1],
+                                                      p.m)
+            self.state[i] = s_next
+        self.started = True
+        self.t += 1
+
+    # ---------------------------------------------------------------- reporting
+    def summary(self, firms) -> dict:
+        """The learners' benchmarks and pretraining, and their record by phase.
+
+        A phase (``"1"``, ``"2"``, ...) is a span of days with one set of firms in the market,
+        from the first review on.  Per phase: the learners' mean price and profit gain
+        ``Delta = (pi - piN) / (piM - piN)`` against the benchmarks of the market as it was at
+        the first review, with ``pi`` the mean daily operating margin ``revenue - c * served``.
+        """
+        b = self.benchmarks
+        names = [f.name for f in self.learners]
+        rows = firms[firms["day"] >= self.start_day]
+        present = rows.groupby("day")["firm"].agg(lambda s: tuple(sorted(s)))
+        phases = {}
+        change = present.ne(present.shift()).cumsum()
+        for _, days in present.groupby(change):
+            d0, d1 = int(days.index.min()), int(days.index.max())
+            span = rows[(rows["day"] >= d0) & (rows["day"] <= d1) & rows["firm"].isin(names)]
+            margin = span["revenue_usd"] - span["marginal_cost_usd_per_m"] * span["served_m_tokens"]
+            by_firm = margin.groupby(span["firm"]).mean().reindex(names)
+            gain = (by_firm.to_numpy() - b.nash_profit) / (b.monopoly_profit - b.nash_profit)
+            phases[str(len(phases) + 1)] = {
+                "first_day": d0, "last_day": d1, "firms": list(days.iloc[0]),
+                "learners_mean_price_usd_per_m": float(span["price_usd_per_m"].mean()),
+                "learners_profit_gain": float(np.nanmean(gain)),
+                "share_of_days_above_nash": float(
+                    (span["price_usd_per_m"].to_numpy() > b.nash_price.max() + 1e-9).mean()),
+            }
+        return {
+            "learners": names,
+            "nash_price_usd_per_m": b.nash_price.tolist(),
+            "monopoly_price_usd_per_m": b.monopoly_price.tolist(),
+            "nash_profit_usd_per_day": b.nash_profit.tolist(),
+            "monopoly_profit_usd_per_day": b.monopoly_profit.tolist(),
+            "grid_usd_per_m": [float(self.grids[0, 0]), float(self.grids[0, -1])],
+            "pretraining_periods": self.pretrain_periods,
+            "pretraining_converged": self.pretrain_converged,
+            "periods": self.t,
+            "phases": phases,
+        }
