@@ -16,6 +16,13 @@ Groups and the benchmark lines they print (see benchmarks/README.md):
   logit of the same shape, one line per shape and capacity variant.
 * ``exponents``: ``cost_exponents``: least-squares slope of log(wall time) on log(size), one line
   per dimension (days, firms, segments) with the raw points.
+* ``qlearning``: ``qlearning_session_periods_per_second``: the Calvano et al. (2020) baseline
+  (``sim.qlearning.run_sessions`` on ``logit_game()``, alpha 0.15, beta 4e-6, delta 0.95, window
+  100,000), one line for 1 worker thread and one for 2; ``qlearning_thread_scaling``: the
+  2-worker throughput over the 1-worker throughput.
+* ``qlearning_batched``: ``qlearning_batched_numpy_session_periods_per_second``: the same learning
+  step batched over 1,000 sessions as numpy arrays (the design the engine did not take);
+  ``qlearning_compiled_vs_batched_ratio``: the compiled engine's one-thread throughput over it.
 
 Timings use ``time.perf_counter``; each line gives the median and the minimum over its repeats.
 Only JSON goes to stdout; progress goes to stderr.
@@ -42,6 +49,7 @@ from typing import Any
 import numpy as np
 
 import sim
+from sim import qlearning
 from sim.markets import tokens
 from sim.model import PriceWarModel
 from sim.result import json_ready
@@ -370,6 +378,98 @@ def bench_exponents(args) -> None:
              repeats=repeats)
 
 
+#: The Calvano et al. (2020) baseline learning parameters.
+QLEARNING_BASELINE = {"alpha": 0.15, "beta": 4e-6, "delta": 0.95, "window": 100_000}
+
+
+def bench_qlearning(args) -> None:
+    sessions = 6 if args.quick else 40
+    repeats = 2 if args.quick else 3
+    game = qlearning.logit_game()
+    log(f"qlearning: Calvano baseline {QLEARNING_BASELINE}, {sessions} sessions, "
+        f"{repeats} repeats per worker count")
+    # Warm-up: load (or compile) the numba kernels and start the threads once, untimed.
+    qlearning.run_sessions(game, **{**QLEARNING_BASELINE, "beta": 1e-3, "window": 1_000},
+                           sessions=2, seed=0, workers=2)
+    # The same seed for every run: identical sessions (and periods) whatever the worker count,
+    # so every run does exactly the same work.  Interleaved, so drift hits both counts alike.
+    times: dict[int, list[float]] = {1: [], 2: []}
+    results: dict[int, qlearning.Sessions] = {}
+    for r in range(repeats):
+        for workers in (1, 2):
+            res = qlearning.run_sessions(game, **QLEARNING_BASELINE, sessions=sessions, seed=0,
+                                         workers=workers)
+            times[workers].append(res.seconds)
+            results[workers] = res
+            log(f"  repeat {r + 1}, workers={workers}: {res.periods.sum() / 1e6:.1f} M "
+                f"session-periods in {res.seconds:.2f} s "
+                f"({res.session_periods_per_second / 1e6:.1f} M/s)")
+    work = int(results[1].periods.sum())
+    rates = {}
+    for workers in (1, 2):
+        res, s = results[workers], stats(times[workers])
+        rates[workers] = work / s["median_s"]
+        emit("qlearning_session_periods_per_second", rates[workers], "session-periods/s",
+             sessions=sessions, workers=workers, **QLEARNING_BASELINE,
+             mean_periods=float(res.periods.mean()), session_periods=work,
+             converged_share=float(res.converged.mean()), mean_delta=float(res.delta.mean()),
+             seconds=s["median_s"], **s, best_per_second=work / s["min_s"],
+             cpus=os.cpu_count())
+    emit("qlearning_thread_scaling", rates[2] / rates[1], "x", sessions=sessions,
+         workers=[1, 2], per_second={str(w): r for w, r in rates.items()},
+         ratio_of_mins=min(times[1]) / min(times[2]), repeats=repeats, cpus=os.cpu_count(),
+         ideal=2.0, same_sessions=bool(np.array_equal(results[1].periods, results[2].periods)
+                                        and np.array_equal(results[1].greedy, results[2].greedy)))
+
+
+def batched_numpy_periods(game: qlearning.Game, sessions: int, periods: int, seed: int = 0,
+                          alpha: float = 0.15, beta: float = 4e-6, delta: float = 0.95) -> float:
+    """The other engine design the issue names: every session advanced one period at a time as
+    numpy arrays over sessions (``Q`` of shape (sessions, n, S, m)).  Same learning step as
+    :func:`sim.qlearning.q_update` (greedy by ``argmax``, max over the next state's row), no
+    convergence bookkeeping, so it does strictly less work per period.  Returns wall seconds."""
+    rng = np.random.default_rng(seed)
+    n, m, S = game.n, game.m, game.states
+    q = np.broadcast_to(qlearning.initial_q(game.profits, m, delta),
+                        (sessions, n, S, m)).copy()
+    s = rng.integers(S, size=sessions)
+    b = np.arange(sessions)[:, None]
+    firms = np.arange(n)[None, :]
+    weights = m ** np.arange(n - 1, -1, -1)
+    start = time.perf_counter()
+    for t in range(periods):
+        eps = np.exp(-beta * t)
+        rows = q[b, firms, s[:, None]]                      # (sessions, n, m)
+        act = rows.argmax(axis=2)
+        explore = rng.random((sessions, n)) < eps
+        act = np.where(explore, rng.integers(m, size=(sessions, n)), act)
+        s_next = act @ weights
+        reward = game.profits[firms, s_next[:, None]]       # (sessions, n)
+        best_next = q[b, firms, s_next[:, None]].max(axis=2)
+        old = q[b, firms, s[:, None], act]
+        q[b, firms, s[:, None], act] = (1 - alpha) * old + alpha * (reward + delta * best_next)
+        s = s_next
+    return time.perf_counter() - start
+
+
+def bench_qlearning_batched(args) -> None:
+    """The compiled per-session engine against the batched-numpy design, same game."""
+    sessions = 200 if args.quick else 1000
+    periods = 500 if args.quick else 3000
+    game = qlearning.logit_game()
+    batched_numpy_periods(game, sessions, 20)  # warm-up
+    secs = min(batched_numpy_periods(game, sessions, periods, seed=r) for r in range(2))
+    batched = sessions * periods / secs
+    compiled = qlearning.run_sessions(game, **QLEARNING_BASELINE, sessions=4 if args.quick else 20,
+                                      seed=0, workers=1)
+    emit("qlearning_batched_numpy_session_periods_per_second", batched, "session-periods/s",
+         sessions=sessions, periods=periods, seconds=secs, threads=1)
+    emit("qlearning_compiled_vs_batched_ratio",
+         compiled.session_periods_per_second / batched, "x",
+         compiled_per_second=compiled.session_periods_per_second, batched_per_second=batched,
+         threads=1, note="one thread each; the compiled engine also tracks convergence")
+
+
 GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
     "default": (bench_default,
                 ["default_days_per_second", "default_run_seconds", "default_tables_seconds"]),
@@ -377,6 +477,11 @@ GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
               ["scale_firm_days_per_second", "scale_firm_days_per_second_cost_plus_labs"]),
     "clearing": (bench_clearing, ["clearing_vs_numpy_ratio"]),
     "exponents": (bench_exponents, ["cost_exponents"]),
+    "qlearning": (bench_qlearning,
+                  ["qlearning_session_periods_per_second", "qlearning_thread_scaling"]),
+    "qlearning_batched": (bench_qlearning_batched,
+                          ["qlearning_batched_numpy_session_periods_per_second",
+                           "qlearning_compiled_vs_batched_ratio"]),
 }
 
 

@@ -76,9 +76,13 @@ def _literal(text: str):
     return Raw(text)
 
 
+class _UsageError(Exception):
+    """A malformed command line (unknown flag, missing value)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2, like every other bad input
-        self.exit(2, f"calvano: {message}\n")
+    def error(self, message: str):  # one line and exit status 2, like every other bad input
+        raise _UsageError(message)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -137,12 +141,13 @@ def session_table(res: qlearning.Sessions) -> pd.DataFrame:
     return table
 
 
-def impulse_table(prices: np.ndarray) -> pd.DataFrame:
-    """Long table: session, period (0 = before, 1 = deviation), firm (0 deviates), price."""
-    sessions, periods, n = prices.shape
-    idx = np.indices((sessions, periods, n)).reshape(3, -1)
-    return pd.DataFrame({"session": idx[0], "period": idx[1], "firm": idx[2],
-                         "price": prices.reshape(-1)})
+def impulse_table(prices: np.ndarray, sessions: np.ndarray) -> pd.DataFrame:
+    """Long table: session (its number in ``sessions.parquet``), period (0 = before,
+    1 = deviation), firm (0 deviates), price."""
+    k, periods, n = prices.shape
+    idx = np.indices((k, periods, n)).reshape(3, -1)
+    return pd.DataFrame({"session": np.asarray(sessions, dtype=np.int64)[idx[0]],
+                         "period": idx[1], "firm": idx[2], "price": prices.reshape(-1)})
 
 
 def heatmap(game, args, bar=None) -> pd.DataFrame:
@@ -380,7 +385,7 @@ def report(summary: dict, cells: pd.DataFrame | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-    except ConfigError as err:
+    except (ConfigError, _UsageError) as err:
         print(f"calvano: {err}", file=sys.stderr)
         return 2
     start = time.perf_counter()
@@ -404,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pq = {"index": False}
     atomic_write(out / "sessions.parquet", lambda p: table.to_parquet(p, **pq))
-    atomic_write(out / "impulse.parquet", lambda p: impulse_table(impulse).to_parquet(p, **pq))
+    atomic_write(out / "impulse.parquet",
+                 lambda p: impulse_table(impulse, np.flatnonzero(conv)).to_parquet(p, **pq))
     figure_delta(table, out / "figures" / "delta.png")
     if impulse.shape[0]:
         figure_impulse(impulse, summary["nash_price"], summary["monopoly_price"],
