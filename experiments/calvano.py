@@ -244,7 +244,10 @@ def figure_heatmap(cells: pd.DataFrame, path: Path) -> None:
 # ------------------------------------------------------------------------------------ report
 
 def summarize(args, game, res: qlearning.Sessions, impulse: np.ndarray | None,
-              cells: pd.DataFrame | None, wall: float) -> dict:
+              cells: pd.DataFrame | None, wall: float,
+              undisturbed: np.ndarray | None = None) -> dict:
+    """The headline numbers; ``undisturbed`` is the impulse response's path without the
+    deviation (same shape), against which punishment and return are judged."""
     d = res.delta
     conv = res.converged
     out = {
@@ -285,9 +288,17 @@ def summarize(args, game, res: qlearning.Sessions, impulse: np.ndarray | None,
             "mean_price_deviation": [float(x) for x in mean[1]],
             "mean_price_after_1": [float(x) for x in mean[2]],
             "mean_price_end": [float(x) for x in mean[-1]],
-            "share_rival_cuts_after": float(np.mean(impulse[:, 2, 1:] < impulse[:, 0, 1:] - 1e-12)),
-            "share_back_to_start": float(np.mean(np.all(np.abs(impulse[:, -1] - impulse[:, 0])
-                                                        < 1e-12, axis=1))),
+            # Punishment: a rival's price the period after the deviation below what it would
+            # have charged on the undisturbed path (not below period 0: cycles move anyway).
+            "share_rival_cuts_after": float(np.mean(impulse[:, 2, 1:]
+                                                    < undisturbed[:, 2, 1:] - 1e-12)),
+            # Return: the last period's prices are one of the undisturbed path's price vectors
+            # (back on the converged cycle, in or out of step).
+            "share_back_on_cycle": float(np.mean([
+                (np.abs(undisturbed[k] - impulse[k, -1]).max(axis=1) < 1e-12).any()
+                for k in range(impulse.shape[0])])),
+            "share_fixed_points": float(np.mean(np.abs(undisturbed - undisturbed[:, :1]).max(
+                axis=(1, 2)) < 1e-12)),
         }
     if cells is not None:
         out["heatmap"] = {"cells": int(len(cells)), "sessions_per_cell": args.grid_sessions,
@@ -344,9 +355,11 @@ def report(summary: dict, cells: pd.DataFrame | None) -> str:
             f"- before: {fmt(f'{x:.3f}' for x in imp['mean_price_before'])}",
             f"- deviation period: {fmt(f'{x:.3f}' for x in imp['mean_price_deviation'])}",
             f"- the period after: {fmt(f'{x:.3f}' for x in imp['mean_price_after_1'])} "
-            f"(the rival cuts its price in {imp['share_rival_cuts_after']:.0%} of sessions)",
+            f"(the rival prices below its undisturbed path in "
+            f"{imp['share_rival_cuts_after']:.0%} of sessions)",
             f"- {p['horizon']} periods after: {fmt(f'{x:.3f}' for x in imp['mean_price_end'])} "
-            f"({imp['share_back_to_start']:.0%} of sessions back at their pre-deviation prices)",
+            f"({imp['share_back_on_cycle']:.0%} of sessions back on their converged cycle; "
+            f"{imp['share_fixed_points']:.0%} of the sessions converged to a fixed point)",
             "",
             "The paper finds a punishment (the rival cuts its price the period after) followed "
             "by a gradual return to the pre-deviation prices.",
@@ -405,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = heatmap(game, args, bar)
         if bar is not None:
             bar.close()
-    summary = summarize(args, game, res, impulse, cells, time.perf_counter() - start)
+    undisturbed = qlearning.impulse_response(game, res.greedy[conv], res.cycle_start[conv],
+                                             deviator=None, horizon=args.horizon)
+    summary = summarize(args, game, res, impulse, cells, time.perf_counter() - start,
+                        undisturbed)
 
     pq = {"index": False}
     atomic_write(out / "sessions.parquet", lambda p: table.to_parquet(p, **pq))

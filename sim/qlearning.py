@@ -39,7 +39,7 @@ from sim import economics
 
 __all__ = ["Game", "Sessions", "logit_game", "price_grid", "epsilon", "initial_q", "q_update",
            "choose_action", "greedy_actions", "run_session", "run_sessions", "greedy_cycle",
-           "impulse_response", "static_best_response", "encode", "decode", "SplitMix64"]
+           "impulse_response", "static_best_response", "encode", "decode"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -395,15 +395,16 @@ def run_sessions(game: Game, *, alpha: float = 0.15, beta: float = 4e-6, delta: 
                     greedy=greedy, seconds=seconds)
 
 
-def impulse_response(game: Game, greedy: np.ndarray, start: np.ndarray, *, deviator: int = 0,
-                     horizon: int = 25) -> np.ndarray:
+def impulse_response(game: Game, greedy: np.ndarray, start: np.ndarray, *,
+                     deviator: int | None = 0, horizon: int = 25) -> np.ndarray:
     """Prices after a one-period deviation, per session (Calvano et al. 2020, Section V.B).
 
     From state ``start[k]`` (period 0, e.g. the first state of the converged cycle) firm
     ``deviator`` plays its static best response (:func:`static_best_response`) to what the
     others play in period 1 (their greedy actions in ``start[k]``); from period 2 on every firm
-    plays greedily.  Returns prices of shape (sessions, horizon + 2, n): period 0, the deviation
-    period 1, and ``horizon`` periods after it.
+    plays greedily.  With ``deviator=None`` nobody deviates: the counterfactual path.  Returns
+    prices of shape (sessions, horizon + 2, n): period 0, the deviation period 1, and
+    ``horizon`` periods after it.
     """
     sessions = greedy.shape[0]
     n, m = game.n, game.m
@@ -415,22 +416,11 @@ def impulse_response(game: Game, greedy: np.ndarray, start: np.ndarray, *, devia
         out[k, 0] = game.joint_prices(s)
         acts = g[:, s].copy()
         others = int(acts @ weights)
-        acts[deviator] = static_best_response(game, deviator, others)
+        if deviator is not None:
+            acts[deviator] = static_best_response(game, deviator, others)
         s = int(acts @ weights)
         out[k, 1] = game.joint_prices(s)
         for t in range(2, horizon + 2):
             s = int(_greedy_step(g, s, m))
             out[k, t] = game.joint_prices(s)
     return out
-
-
-class SplitMix64:
-    """The engine's random stream for Python callers (the token-market rule): uniform floats in
-    [0, 1) from SplitMix64 seeded with a 64-bit integer."""
-
-    def __init__(self, seed: int):
-        self.state = np.uint64(seed)
-
-    def uniform(self) -> float:
-        self.state, bits = _splitmix_next(self.state)
-        return _unit(bits)

@@ -399,6 +399,12 @@ def test_impulse_response_constant_and_punishing_strategies():
     np.testing.assert_allclose(out1[0, 1], [p[10], p[br_to_10]])
     np.testing.assert_allclose(out1[0, 2:], [[p[10], p[12]], [p[10], p[12]]])
 
+    # no deviation: the undisturbed path, (14, 14) for ever in the punishing session
+    calm = ql.impulse_response(game, greedy, start, deviator=None, horizon=horizon)
+    assert calm.shape == out.shape
+    np.testing.assert_allclose(calm[1], np.tile([p[14], p[14]], (horizon + 2, 1)))
+    np.testing.assert_allclose(calm[0, 1:], np.tile([p[10], p[12]], (horizon + 1, 1)))
+
 
 # ============================================================================ the engine
 
