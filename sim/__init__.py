@@ -68,7 +68,7 @@ def simulate(cfg: Config, progress: bool = False) -> Result:
     summary = summarize(cfg, firms, market, events, model.exits)
     arena = model.shared.get("q_learning")
     if arena is not None:  # Q-learning firms: their benchmarks and profit gain by phase
-        summary["q_learning"] = json_ready(arena.summary(firms))
+        summary["q_learning"] = json_ready(arena.summary(firms, market))
     return Result(firms, market, events, summary, cfg)
 
 

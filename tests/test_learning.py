@@ -132,3 +132,26 @@ def test_bad_learner_configs_name_the_key(override, key):
         sim.validate(sim.compose(overrides))
     assert str(err.value).startswith(f"{key}=")
     assert "\n" not in str(err.value)
+
+
+def test_phase_benchmarks_follow_the_market_the_learners_are_in():
+    """After the lab enters, the phase's benchmarks are the three-firm logit Nash and
+    joint-monopoly prices (closed forms), and the learners earn less than before, against both
+    the duopoly benchmarks and the three-firm ones."""
+    r = sim.run([SCENARIO, "horizon_days=150"])
+    phases = r.summary["q_learning"]["phases"]
+    assert list(phases) == ["1", "2"]
+    assert phases["2"]["firms"] == ["algo_a", "algo_b", "lab"]
+    a, c = np.full(3, 2.0), np.full(3, 1.0)
+    pn3 = economics.logit_nash_prices(a, c, 0.0, 0.25)[0]
+    pm3 = economics.logit_monopoly_prices(a, c, 0.0, 0.25)[0]
+    assert pn3 < 1.47293 < pm3
+    np.testing.assert_allclose(list(phases["2"]["market_nash_price_usd_per_m"].values()), pn3,
+                               atol=1e-7)
+    np.testing.assert_allclose(list(phases["2"]["market_monopoly_price_usd_per_m"].values()),
+                               pm3, atol=1e-5)
+    # phase 1's market is the first review's: both gains agree there
+    assert phases["1"]["learners_profit_gain_vs_market"] == pytest.approx(
+        phases["1"]["learners_profit_gain"], rel=1e-9)
+    assert phases["2"]["learners_profit_gain"] < phases["1"]["learners_profit_gain"]
+    assert phases["2"]["learners_profit_gain_vs_market"] < phases["1"]["learners_profit_gain"]

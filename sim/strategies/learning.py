@@ -127,12 +127,87 @@ def _nearest(grid: np.ndarray, price: float) -> int:
 
 @dataclasses.dataclass
 class Benchmarks:
-    """The learners' static Nash and joint-monopoly prices and daily profits (USD/M, USD)."""
+    """Static Nash and joint-monopoly prices (USD/M) and daily profits (USD) of some players."""
 
     nash_price: np.ndarray
     monopoly_price: np.ndarray
     nash_profit: np.ndarray
     monopoly_profit: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The token market at one moment, as arrays over its active firms."""
+
+    prices: np.ndarray
+    qualities: np.ndarray
+    costs: np.ndarray
+    capacities: np.ndarray | None  # None: no capacity limits
+    sizes: np.ndarray
+    alpha: np.ndarray
+    theta: np.ndarray
+    outside_price: float
+    outside_quality: float
+    rechoice_rounds: int
+
+    @classmethod
+    def of(cls, model: PriceWarModel) -> Snapshot:
+        """The market now."""
+        act = model.active
+        return cls(
+            prices=np.array([f.price for f in act]),
+            qualities=np.array([f.quality for f in act]),
+            costs=np.array([f.marginal_cost for f in act]),
+            capacities=(np.array([f.capacity_m_tokens for f in act])
+                        if model.cfg.market.capacity_limits else None),
+            sizes=model.segments.sizes_at(model.day), alpha=model.segments.alpha,
+            theta=model.segments.theta, outside_price=model.outside_price(),
+            outside_quality=model.outside_quality(),
+            rechoice_rounds=model.cfg.market.rechoice_rounds)
+
+    def margins(self, players: np.ndarray, joint, capacity: bool = True) -> np.ndarray:
+        """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` (firm indices) at
+        each row of ``joint`` (their prices), every other firm at its price; cleared by
+        :func:`sim.markets.tokens.clear`, with capacities only if ``capacity``."""
+        joint = np.atleast_2d(np.asarray(joint, dtype=float))
+        prices = self.prices.copy()
+        caps = self.capacities if capacity else None
+        out = np.empty(joint.shape)
+        for r, row in enumerate(joint):
+            prices[players] = row
+            res = tokens.clear(prices, self.qualities, caps, self.sizes, self.alpha, self.theta,
+                               self.outside_price, self.outside_quality, self.rechoice_rounds)
+            out[r] = (row - self.costs[players]) * res.served[players]
+        return out
+
+    def benchmarks(self, players: np.ndarray) -> Benchmarks:
+        """The players' static Nash prices (best responses, bounded Brent on
+        ``[c_i, c_i + 40 / alpha_(1%)]``, iterated until no price moves by 1e-10) and
+        joint-monopoly prices (their summed margin maximised by L-BFGS-B from ``1.05 pN``), every
+        other firm at its price, without capacity limits."""
+        players = np.asarray(players)
+        costs = self.costs[players]
+        alpha_low = float(np.quantile(self.alpha, 0.01))
+        hi = costs + max(40.0 / alpha_low, 1e-6)
+        p = costs + 1.0 / alpha_low
+        for _ in range(500):
+            old = p.copy()
+            for i in range(players.size):
+                def neg(x, i=i):
+                    trial = p.copy()
+                    trial[i] = x
+                    return -self.margins(players, trial, capacity=False)[0, i]
+                p[i] = optimize.minimize_scalar(neg, bounds=(costs[i], hi[i]), method="bounded",
+                                                options={"xatol": 1e-12}).x
+            if np.max(np.abs(p - old)) < 1e-10:
+                break
+        nash = p.copy()
+        res = optimize.minimize(lambda x: -self.margins(players, x, capacity=False)[0].sum(),
+                                nash * 1.05, method="L-BFGS-B",
+                                bounds=list(zip(costs, hi, strict=True)),
+                                options={"ftol": 1e-15, "gtol": 1e-12})
+        return Benchmarks(nash, res.x, self.margins(players, nash, capacity=False)[0],
+                          self.margins(players, res.x, capacity=False)[0])
 
 
 class Arena:
@@ -149,13 +224,14 @@ class Arena:
     def __init__(self, model: PriceWarModel, params):
         self.model, self.p = model, params
         self.learners: list[Firm] = [f for f in model.active if f.pricing.name == "q_learning"]
-        self.costs = np.array([f.marginal_cost for f in self.learners])
-        self.benchmarks = self._benchmarks()
-        b = self.benchmarks
+        market = Snapshot.of(model)
+        players = np.array([model.active.index(f) for f in self.learners])
+        self.benchmarks = b = market.benchmarks(players)
         self.grids = np.array([qlearning.price_grid(pn, pm, params.m, params.xi)
                                for pn, pm in zip(b.nash_price, b.monopoly_price, strict=True)])
         k, m = len(self.learners), params.m
-        self.profits = qlearning.joint_profit_table(self.grids, self._learner_profits)
+        self.profits = qlearning.joint_profit_table(
+            self.grids, lambda joint: market.margins(players, joint))
         q = qlearning.initial_q(self.profits, m, params.delta)
         greedy = qlearning.greedy_actions(q)
         self.t, self.pretrain_converged = 0, False
@@ -180,60 +256,6 @@ class Arena:
         self.state = np.zeros(k, dtype=np.int64)
         self.actions = greedy[:, 0].copy()
         self.started = False
-
-    # ---------------------------------------------------------------- market benchmarks
-    def _snapshot(self):
-        model = self.model
-        act = model.active
-        sizes = model.segments.sizes_at(model.day)
-        prices = np.array([f.price for f in act])
-        caps = (np.array([f.capacity_m_tokens for f in act])
-                if model.cfg.market.capacity_limits else None)
-        idx = np.array([act.index(f) for f in self.learners])
-        return act, sizes, prices, caps, idx
-
-    def _learner_profits(self, joint: np.ndarray, capacity: bool = True) -> np.ndarray:
-        """Daily operating margin ``(p_i - c_i) served_i`` of each learner at each row of
-        ``joint`` (k rows of learner prices), other firms at their current prices."""
-        model = self.model
-        act, sizes, prices, caps, idx = self._snapshot()
-        qual = np.array([f.quality for f in act])
-        seg = model.segments
-        p0, q0 = model.outside_price(), model.outside_quality()
-        joint = np.atleast_2d(joint)
-        out = np.empty(joint.shape)
-        for r, row in enumerate(joint):
-            prices[idx] = row
-            res = tokens.clear(prices, qual, caps if capacity else None, sizes, seg.alpha,
-                               seg.theta, p0, q0, model.cfg.market.rechoice_rounds)
-            out[r] = (row - self.costs) * res.served[idx]
-        return out
-
-    def _benchmarks(self) -> Benchmarks:
-        k = len(self.learners)
-        alpha_low = float(np.quantile(self.model.segments.alpha, 0.01))
-        hi = self.costs + max(40.0 / alpha_low, 1e-6)
-        p = self.costs + 1.0 / alpha_low
-        for _ in range(500):  # best responses iterated to the static Nash fixed point
-            old = p.copy()
-            for i in range(k):
-                def neg(x, i=i):
-                    trial = p.copy()
-                    trial[i] = x
-                    return -self._learner_profits(trial, capacity=False)[0, i]
-                p[i] = optimize.minimize_scalar(neg, bounds=(self.costs[i], hi[i]),
-                                                method="bounded",
-                                                options={"xatol": 1e-12}).x
-            if np.max(np.abs(p - old)) < 1e-10:
-                break
-        nash = p.copy()
-        res = optimize.minimize(lambda x: -self._learner_profits(x, capacity=False)[0].sum(),
-                                nash * 1.05, method="L-BFGS-B",
-                                bounds=list(zip(self.costs, hi, strict=True)),
-                                options={"ftol": 1e-15, "gtol": 1e-12})
-        mono = res.x
-        return Benchmarks(nash, mono, self._learner_profits(nash, capacity=False)[0],
-                          self._learner_profits(mono, capacity=False)[0])
 
     # ---------------------------------------------------------------- state space
     def _reindex(self, members: list[Firm]) -> None:
@@ -297,13 +319,31 @@ class Arena:
         self.t += 1
 
     # ---------------------------------------------------------------- reporting
-    def summary(self, firms) -> dict:
+    def _market_on(self, day_rows, market_row) -> Benchmarks:
+        """All firms' benchmarks on a recorded day: the firms' qualities and costs from their
+        rows, segment sizes scaled to the day's total demand, the day's outside offer."""
+        seg = self.model.segments
+        snap = Snapshot(
+            prices=day_rows["price_usd_per_m"].to_numpy(float),
+            qualities=day_rows["quality"].to_numpy(float),
+            costs=day_rows["marginal_cost_usd_per_m"].to_numpy(float), capacities=None,
+            sizes=seg.base_sizes * (market_row["total_demand_m_tokens"] / seg.base_sizes.sum()),
+            alpha=seg.alpha, theta=seg.theta,
+            outside_price=float(market_row["outside_price_usd_per_m"]),
+            outside_quality=float(market_row["outside_quality"]),
+            rechoice_rounds=self.model.cfg.market.rechoice_rounds)
+        return snap.benchmarks(np.arange(len(day_rows)))
+
+    def summary(self, firms, market) -> dict:
         """The learners' benchmarks and pretraining, and their record by phase.
 
         A phase (``"1"``, ``"2"``, ...) is a span of days with one set of firms in the market,
         from the first review on.  Per phase: the learners' mean price and profit gain
-        ``Delta = (pi - piN) / (piM - piN)`` against the benchmarks of the market as it was at
-        the first review, with ``pi`` the mean daily operating margin ``revenue - c * served``.
+        ``Delta = (pi - piN) / (piM - piN)``, with ``pi`` the mean daily operating margin
+        ``revenue - c * served``, against two benchmarks: those of the market at the first
+        review (``learners_profit_gain``), and the static Nash and joint-monopoly outcomes of
+        the phase's own market on its first day with every firm in it as a player
+        (``learners_profit_gain_vs_market``; :meth:`Snapshot.benchmarks`).
         """
         b = self.benchmarks
         names = [f.name for f in self.learners]
@@ -317,12 +357,22 @@ class Arena:
             margin = span["revenue_usd"] - span["marginal_cost_usd_per_m"] * span["served_m_tokens"]
             by_firm = margin.groupby(span["firm"]).mean().reindex(names)
             gain = (by_firm.to_numpy() - b.nash_profit) / (b.monopoly_profit - b.nash_profit)
+            first = rows[rows["day"] == d0]
+            bench = self._market_on(first, market[market["day"] == d0].iloc[0])
+            learner = first["firm"].isin(names).to_numpy()
+            pn, pm = bench.nash_profit[learner], bench.monopoly_profit[learner]
+            mine = by_firm.reindex(first["firm"][learner]).to_numpy()
             phases[str(len(phases) + 1)] = {
                 "first_day": d0, "last_day": d1, "firms": list(days.iloc[0]),
                 "learners_mean_price_usd_per_m": float(span["price_usd_per_m"].mean()),
                 "learners_profit_gain": float(np.nanmean(gain)),
                 "share_of_days_above_nash": float(
                     (span["price_usd_per_m"].to_numpy() > b.nash_price.max() + 1e-9).mean()),
+                "market_nash_price_usd_per_m": dict(zip(first["firm"],
+                                                        bench.nash_price.tolist(), strict=True)),
+                "market_monopoly_price_usd_per_m": dict(zip(
+                    first["firm"], bench.monopoly_price.tolist(), strict=True)),
+                "learners_profit_gain_vs_market": float(np.nanmean((mine - pn) / (pm - pn))),
             }
         return {
             "learners": names,
