@@ -570,6 +570,10 @@ def test_calvano_experiment_writes_its_outputs(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert f"{summary['mean_delta']:.3f}" in report
     assert "figures/heatmap.png" in report
+    # beta 5e-4 is not the paper's baseline, so its 0.85 is not offered as a comparison
+    assert "variant" in report.splitlines()[0] and "about 0.85" not in report
+    assert _calvano().is_baseline(summary["parameters"]) is False
+    assert _calvano().is_baseline(_calvano().DEFAULTS) is True
 
 
 @pytest.mark.parametrize(("args", "flag"), [
