@@ -123,6 +123,8 @@ def test_same_seed_same_prices():
     ("firms.algo_a.pricing.m=100", "firms.algo_a.pricing.m"),  # 100**4 Q entries: too many
     ("firms.algo_a.pricing.beta=-1", "firms.algo_a.pricing.beta"),
     ("firms.algo_a.pricing.delta=1", "firms.algo_a.pricing.delta"),
+    ("firms.algo_b.pricing.rule=cost_plus", "firms.algo_a.pricing.rule"),  # a lone learner
+    ("shocks.0.firm=algo_b", "shocks[0].firm"),  # a learner entering later
 ])
 def test_bad_learner_configs_name_the_key(override, key):
     overrides = [SCENARIO, override]

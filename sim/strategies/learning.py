@@ -91,7 +91,17 @@ class QLearning(PricingRule):
         first_name, first = learners[0]
         mine = key.split(".")[1] if key.startswith("firms.") else None
         f_cfg = cfg.firms.get(mine) if mine else None
+        if len(learners) < 2:
+            raise ConfigError(f"{key}.rule", cls.name, "q_learning for at least two firms (a "
+                              "lone learner's Nash and monopoly prices coincide: no grid)",
+                              "one learner")
         if f_cfg is not None:
+            for i, shock in enumerate(cfg.shocks):
+                if shock.kind == "entry" and shock.firm == mine:
+                    raise ConfigError(f"shocks[{i}].firm", mine,
+                                      "a firm not priced by q_learning (learners are in the "
+                                      "market from the start and pretrain together)",
+                                      "a learner cannot enter later")
             if f_cfg.reaction_lag_days is not None:
                 raise ConfigError(f"firms.{mine}.reaction_lag_days", f_cfg.reaction_lag_days,
                                   "null for a q_learning firm (learners move on the period "
