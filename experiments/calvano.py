@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import checks, economics, qlearning
+from sim import checks, qlearning
 from sim.errors import ConfigError, Raw
 from sim.io import atomic_write
 
@@ -71,7 +71,6 @@ LIMITS = {
     "beta_max": ("num", 0.0, 1.0, True, "heatmap beta axis: beta_max/grid .. beta_max"),
     "workers": ("int", 0, 1024, False, "threads (0 = one per core)"),
 }
-MAX_STATES = 1_000_000
 
 
 def _literal(text: str):
@@ -112,9 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, checks.integer(flag, value, lo, hi))
         else:
             setattr(args, key, checks.number(flag, value, lo, hi, lo_open=lo_open))
-    if args.m ** args.firms > MAX_STATES:
-        raise ConfigError("--m", args.m, f"m**firms <= {MAX_STATES:,} states "
-                          f"(here firms={args.firms})", "too many states")
+    if args.m ** (args.firms + 1) > qlearning.MAX_Q_ENTRIES:
+        raise ConfigError("--m", args.m, f"m**(firms + 1) <= {qlearning.MAX_Q_ENTRIES:,} Q "
+                          f"entries (here firms={args.firms})", "Q table too large")
     if args.window > args.max_periods:
         raise ConfigError("--window", args.window,
                           f"an integer <= --max-periods ({args.max_periods})")
@@ -262,9 +261,8 @@ def summarize(args, game, res: qlearning.Sessions, impulse: np.ndarray | None,
     out = {
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "parameters": {k: getattr(args, k) for k in LIMITS},
-        "nash_price": float(economics.logit_nash_prices([2.0] * game.n, [1.0] * game.n)[0]),
-        "monopoly_price": float(economics.logit_monopoly_prices([2.0] * game.n,
-                                                                [1.0] * game.n)[0]),
+        "nash_price": float(game.nash_price[0]),
+        "monopoly_price": float(game.monopoly_price[0]),
         "nash_profit": float(game.nash_profit[0]),
         "monopoly_profit": float(game.monopoly_profit[0]),
         "grid": [float(p) for p in game.prices[0]],

@@ -66,9 +66,8 @@ def simulate(cfg: Config, progress: bool = False) -> Result:
     model.run(progress=progress)
     firms, market, events = model.tables()
     summary = summarize(cfg, firms, market, events, model.exits)
-    arena = model.shared.get("q_learning")
-    if arena is not None:  # Q-learning firms: their benchmarks and profit gain by phase
-        summary["q_learning"] = json_ready(arena.summary(firms, market))
+    for key, shared in model.shared.items():  # state rules share reports itself (Q arena)
+        summary[key] = json_ready(shared.summary(firms, market))
     return Result(firms, market, events, summary, cfg)
 
 

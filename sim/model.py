@@ -249,7 +249,9 @@ class PriceWarModel(mesa.Model):
         self.book = OfferBook(self)
         self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
         self.exits: dict[str, int] = {}  # firm name -> the day it left
-        self.shared: dict[str, object] = {}  # state rules of this model share (the Q arena)
+        # State the rules of this model share (the Q-learning arena), by summary key; each
+        # object's ``summary(firms, market)`` is added to the run summary under that key.
+        self.shared: dict[str, object] = {}
         self.market_row: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={c: functools.partial(_market_value, column=c)

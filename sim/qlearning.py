@@ -37,15 +37,19 @@ from numba import njit
 
 from sim import economics
 
-__all__ = ["Game", "Sessions", "logit_game", "price_grid", "epsilon", "initial_q", "q_update",
-           "choose_action", "greedy_actions", "run_session", "run_sessions", "greedy_cycle",
-           "impulse_response", "static_best_response", "encode", "decode"]
+__all__ = ["MAX_Q_ENTRIES", "Game", "Sessions", "logit_game", "price_grid", "epsilon",
+           "initial_q", "q_update", "choose_action", "greedy_actions", "run_session",
+           "run_sessions", "greedy_cycle", "impulse_response", "static_best_response", "encode",
+           "decode"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+#: Largest Q table one firm may keep: ``m**n`` states times ``m`` actions, ``m**(n+1)`` entries.
+MAX_Q_ENTRIES = 20_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,13 +159,15 @@ class Game:
     ``profits[i, s]`` is firm ``i``'s per-period profit at joint action ``s`` (see
     :func:`encode`); ``prices`` is the grid (USD, one row per firm); ``nash_profit`` and
     ``monopoly_profit`` (per firm) are the benchmarks of the profit gain
-    ``Delta = (pi - piN) / (piM - piN)``.
+    ``Delta = (pi - piN) / (piM - piN)``, earned at ``nash_price`` and ``monopoly_price``.
     """
 
     prices: np.ndarray          # (n, m)
     profits: np.ndarray         # (n, m**n)
     nash_profit: np.ndarray     # (n,)
     monopoly_profit: np.ndarray  # (n,)
+    nash_price: np.ndarray      # (n,)
+    monopoly_price: np.ndarray  # (n,)
 
     @property
     def n(self) -> int:
@@ -201,7 +207,8 @@ def logit_game(n: int = 2, m: int = 15, xi: float = 0.1, a: float = 2.0, c: floa
     table = joint_profit_table(grid, lambda p: economics.logit_profits(p, av, cv, a0, mu))
     return Game(prices=grid, profits=table,
                 nash_profit=economics.logit_profits(p_n, av, cv, a0, mu),
-                monopoly_profit=economics.logit_profits(p_m, av, cv, a0, mu))
+                monopoly_profit=economics.logit_profits(p_m, av, cv, a0, mu),
+                nash_price=p_n, monopoly_price=p_m)
 
 
 def initial_q(profits: np.ndarray, m: int, delta: float) -> np.ndarray:

@@ -101,41 +101,25 @@ def test_q_update_lowered_greedy_action_still_best_keeps_it():
 # Exact ties: alpha = delta = 0.5 keeps everything dyadic, so
 # 0.5 * 1.0 + 0.5 * (1.0 + 0.5 * 2.0) = 1.5 and 0.5 * 2.0 + 0.5 * (0.0 + 0.5 * 2.0) = 1.5 exactly.
 
-def test_q_update_tie_from_a_higher_index_keeps_the_lower_greedy_action():
-    q, g = _table([[1.5, 0.0, 1.0],
-                   [2.0, 0.0, 0.0]])
-    changed = ql.q_update(q, g, 0, 2, 1.0, 1, 0.5, 0.5)
-    assert q[0, 2] == 1.5
-    assert not changed
-    assert g[0] == 0 == np.argmax(q[0])
-
-
-def test_q_update_tie_from_a_lower_index_takes_the_lower_action():
-    q, g = _table([[1.0, 1.5],
-                   [2.0, 0.0]])
-    assert g[0] == 1
-    changed = ql.q_update(q, g, 0, 0, 1.0, 1, 0.5, 0.5)
-    assert q[0, 0] == 1.5
-    assert changed
-    assert g[0] == 0 == np.argmax(q[0])
-
-
-def test_q_update_greedy_lowered_to_a_tie_with_a_higher_index_keeps_it():
-    q, g = _table([[0.0, 2.0, 1.5],
-                   [2.0, 0.0, 0.0]])
-    changed = ql.q_update(q, g, 0, 1, 0.0, 1, 0.5, 0.5)
-    assert q[0, 1] == 1.5
-    assert not changed
-    assert g[0] == 1 == np.argmax(q[0])
-
-
-def test_q_update_greedy_lowered_to_a_tie_with_a_lower_index_switches():
-    q, g = _table([[1.5, 2.0, 0.0],
-                   [2.0, 0.0, 0.0]])
-    changed = ql.q_update(q, g, 0, 1, 0.0, 1, 0.5, 0.5)
-    assert q[0, 1] == 1.5
-    assert changed
-    assert g[0] == 0 == np.argmax(q[0])
+@pytest.mark.parametrize(("rows", "greedy_before", "action", "reward", "changed", "greedy"), [
+    # a tie from a higher index keeps the lower greedy action
+    ([[1.5, 0.0, 1.0], [2.0, 0.0, 0.0]], 0, 2, 1.0, False, 0),
+    # a tie from a lower index takes the lower action
+    ([[1.0, 1.5], [2.0, 0.0]], 1, 0, 1.0, True, 0),
+    # the greedy action lowered to a tie with a higher index keeps it
+    ([[0.0, 2.0, 1.5], [2.0, 0.0, 0.0]], 1, 1, 0.0, False, 1),
+    # the greedy action lowered to a tie with a lower index switches to it
+    ([[1.5, 2.0, 0.0], [2.0, 0.0, 0.0]], 1, 1, 0.0, True, 0),
+], ids=["tie-from-higher-keeps", "tie-from-lower-takes", "lowered-to-higher-tie-keeps",
+        "lowered-to-lower-tie-switches"])
+def test_q_update_exact_ties_follow_first_argmax(rows, greedy_before, action, reward, changed,
+                                                 greedy):
+    q, g = _table(rows)
+    assert g[0] == greedy_before
+    flag = ql.q_update(q, g, 0, action, reward, 1, 0.5, 0.5)
+    assert q[0, action] == 1.5
+    assert flag is changed
+    assert g[0] == greedy == np.argmax(q[0])
 
 
 def test_q_update_same_state_uses_the_pre_update_max():

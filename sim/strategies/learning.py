@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from sim.firms.base import Firm
     from sim.model import MarketView, PriceWarModel
 
-#: Largest Q table a learner may have: m ** firms states times m actions.
-MAX_Q_ENTRIES = 20_000_000
 #: Parameters every learner in one market must share: they learn in one joint game.
 SHARED = ("m", "xi", "alpha", "beta", "delta", "window", "pretrain_max_periods")
 
@@ -84,9 +82,10 @@ class QLearning(PricingRule):
             if rule == cls.name:
                 learners.append((name, f))
         n = len(cfg.firms)
-        if params.m ** (n + 1) > MAX_Q_ENTRIES:
+        if params.m ** (n + 1) > qlearning.MAX_Q_ENTRIES:
             raise ConfigError(f"{key}.m", params.m,
-                              f"m**(firms + 1) <= {MAX_Q_ENTRIES:,} Q entries (here {n} firms)",
+                              f"m**(firms + 1) <= {qlearning.MAX_Q_ENTRIES:,} Q entries "
+                              f"(here {n} firms)",
                               "Q table too large")
         first_name, first = learners[0]
         mine = key.split(".")[1] if key.startswith("firms.") else None
@@ -309,7 +308,7 @@ class Arena:
     def _period(self) -> None:
         """One period for every learner: learn from the last one, then choose."""
         p = self.p
-        members = [f for f in self.model.active]
+        members = list(self.model.active)
         if members != self.members:
             self._reindex(members)
             self.started = False  # the previous state's index has no meaning any more
