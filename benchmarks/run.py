@@ -50,9 +50,9 @@ import numpy as np
 
 import sim
 from sim import qlearning
+from sim.analysis.result import json_ready
 from sim.markets import tokens
-from sim.model import PriceWarModel
-from sim.result import json_ready
+from sim.world.model import PriceWarModel
 
 SCALE_FIRMS = 100
 SCALE_SEGMENTS = 5000

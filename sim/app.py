@@ -3,7 +3,7 @@
     make app                      # installs the viz extra and serves this page
     solara run sim/app.py         # the same, in an environment with `pricewars[viz]`
 
-Mesa's SolaraViz drives the same :class:`~sim.model.PriceWarModel` the command line runs: each
+Mesa's SolaraViz drives the same :class:`~sim.world.model.PriceWarModel` the command line runs: each
 "step" is one simulated day (the SimPy clock runs to the next day).  The controls pick a scenario
 and a seed; the figures read the model's Mesa DataCollector.
 """
@@ -18,7 +18,7 @@ from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
 import sim
-from sim.model import PriceWarModel
+from sim.world.model import PriceWarModel
 
 __all__ = ["DashboardModel", "firm_series", "FirmPrices", "FirmShares", "SCENARIOS", "page"]
 

@@ -24,8 +24,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
-from sim.config import validate
 from sim.errors import ConfigError, Raw
+from sim.validate import validate
 
 log = logging.getLogger("pricewars")
 
@@ -107,7 +107,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     from sim import CONF_DIR
+    from sim.validate import register_schema
 
+    register_schema()
     try:
         if GlobalHydra.instance().is_initialized():
             return compose(config_name="config", overrides=overrides)
@@ -186,6 +188,7 @@ def task(cfg: DictConfig) -> None:
     from hydra.types import RunMode
 
     from sim import simulate
+    from sim import write as sim_write
 
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
@@ -193,7 +196,7 @@ def task(cfg: DictConfig) -> None:
     try:
         typed = validate(cfg)
         result = simulate(typed, progress=not sweeping and sys.stderr.isatty())
-        result.write(out)
+        sim_write(result, out)
     except ConfigError as err:
         if not sweeping:
             shutil.rmtree(out, ignore_errors=True)
@@ -260,7 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     import hydra
 
     from sim import CONF_DIR
+    from sim.validate import register_schema
 
+    register_schema()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         preflight(argv)

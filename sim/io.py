@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from sim.result import Result
+from sim.analysis.result import Result
 
 __all__ = ["write", "atomic_write", "TABLES", "read"]
 

@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.analysis.result import Result  # noqa: E402
 from sim.io import atomic_write  # noqa: E402
-from sim.result import Result  # noqa: E402
 
 __all__ = ["standard_figures", "plot_prices", "plot_shares", "plot_hhi", "plot_cash", "plot_sweep"]
 

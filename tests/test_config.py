@@ -90,13 +90,27 @@ def test_bad_value_is_one_line_naming_the_key(overrides, key):
     assert "allowed:" in message
 
 
-def test_switching_rules_ignores_the_old_rules_parameters():
+def test_switching_rules_leaves_the_presets_tuning_of_the_old_rule_aside():
     cfg = sim.validate(sim.compose(["firms.giant.pricing.rule=best_response"]))
-    assert cfg.firms["giant"].pricing.step == 0.1  # an undercut parameter, ignored now
+    # The preset's undercut tuning is kept under `preset`, for when undercut is chosen again.
+    assert cfg.firms["giant"].pricing["preset"]["undercut"]["step"] == 0.1
     from sim.strategies import make
 
     rule = make("pricing", cfg.firms["giant"].pricing)
     assert rule.name == "best_response" and not hasattr(rule.params, "step")
+    # The preset's tuning applies under the rule it names, below a value set at the top level.
+    giant = sim.validate(sim.compose(["firms.giant.pricing.step=0.2"])).firms["giant"]
+    rule = make("pricing", giant.pricing)
+    assert (rule.params.step, rule.params.floor, rule.params.quality_gap) == (0.2, 1.0, 50)
+
+
+def test_a_parameter_of_another_rule_is_refused_with_the_rules_parameters():
+    with pytest.raises(ConfigError) as info:
+        sim.validate(sim.compose(["firms.lab.pricing.rule=undercut",
+                                  "firms.lab.pricing.markup=0.3"]))
+    assert str(info.value) == ("firms.lab.pricing.markup=0.3: unknown parameter; allowed: "
+                               "parameters of pricing rule 'undercut': step, floor, quality_gap, "
+                               "relent_markup")
 
 
 def test_unknown_parameter_in_a_python_spec_is_rejected():

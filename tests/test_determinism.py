@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 import sim
-from sim.model import SeedTree
+from sim.core.rng import SeedTree
 
 
 def _digests(out):
@@ -17,9 +17,9 @@ def _digests(out):
 
 def test_same_seed_identical_files_other_seed_differs(tmp_path):
     overrides = ["horizon_days=200", "output.figures=false"]
-    a = _digests(sim.run(overrides, seed=7).write(tmp_path / "a"))
-    b = _digests(sim.run(overrides, seed=7).write(tmp_path / "b"))
-    c = _digests(sim.run(overrides, seed=8).write(tmp_path / "c"))
+    a = _digests(sim.write(sim.run(overrides, seed=7), tmp_path / "a"))
+    b = _digests(sim.write(sim.run(overrides, seed=7), tmp_path / "b"))
+    c = _digests(sim.write(sim.run(overrides, seed=8), tmp_path / "c"))
     assert set(a) == {"firms.parquet", "market.parquet", "events.parquet"}
     assert a == b
     assert a["firms.parquet"] != c["firms.parquet"]

@@ -11,7 +11,7 @@ from sim import io
 
 def test_write_read_round_trip(tmp_path):
     result = sim.run(["horizon_days=30"])
-    out = result.write(tmp_path / "run")
+    out = sim.write(result, tmp_path / "run")
     back = io.read(out)
     for name in io.TABLES:
         pd.testing.assert_frame_equal(back[name], getattr(result, name))

@@ -8,8 +8,8 @@ import pytest
 import sim
 from sim import economics, qlearning
 from sim.errors import ConfigError
-from sim.model import PriceWarModel
 from sim.strategies.learning import Arena, _nearest
+from sim.world.model import PriceWarModel
 
 SCENARIO = "scenario=algorithmic_pricing"
 ALONE = [SCENARIO, "shocks=[]", "~firms.lab"]
@@ -104,7 +104,7 @@ def test_lab_entry_reindexes_tables_keeping_learned_values():
     lifted = np.repeat(before, 15, axis=1)  # the lab is the last component of the state
     differs = (after != lifted).any(axis=2).sum(axis=1)
     assert (differs <= 2).all()
-    assert [f.name for f in arena.members] == ["algo_a", "algo_b", "lab"]
+    assert arena.members == ["algo_a", "algo_b", "lab"]
 
 
 def test_same_seed_same_prices():

@@ -11,8 +11,9 @@ import sim
 from sim import economics as econ
 from sim.firms import LeanLab, TechGiant
 from sim.markets.tokens import clear
-from sim.model import MarketView, PriceWarModel
 from sim.strategies import make
+from sim.views import MarketView
+from sim.world.model import PriceWarModel
 
 DUO = ["scenario=logit_duopoly"]
 
@@ -65,7 +66,7 @@ def test_best_response_matches_closed_form_in_calvano_mapping():
     """One review of firm a against b's fixed price equals the logit best response."""
     model = _model(*DUO, "firms.b.price_usd_per_m=1.7")
     a = model.firms["a"]
-    got = a.pricing.price(a, model.view(a))
+    got = a.seller.decide_price()
     # a_i = theta * q = 2, mu = 1/alpha = 0.25, c = 1, a0 = 0.
     expected = econ.logit_best_response([1.0, 1.7], 0, [2.0, 2.0], [1.0, 1.0], 0.0, 0.25)
     assert got == pytest.approx(expected, rel=1e-8)
@@ -77,12 +78,12 @@ def _capacity_aware_response(gpus):
                    "firms.a.pricing.capacity_aware=true")
     a = model.firms["a"]
     view = model.view(a)
-    p = a.pricing.price(a, view)
+    p = a.seller.decide_price()
     prices = view.prices.copy()
     prices[view.me] = p
     demand = clear(prices, view.qualities, None, view.sizes, view.alpha, view.theta,
                    view.outside_price, view.outside_quality).demand[view.me]
-    assert view.capacity == a.capacity_m_tokens == pytest.approx(gpus * 24)
+    assert view.capacity == a.seller.capacity_m_tokens == pytest.approx(gpus * 24)
     return p, demand, view.capacity
 
 
@@ -106,27 +107,29 @@ def test_cost_plus_is_markup_over_marginal_cost():
 
 def _view(prices, qualities, me=0):
     one = np.ones(1)
-    return MarketView(me=me, prices=np.array(prices, float), qualities=np.array(qualities, float),
-                      capacity=np.inf, sizes=one, alpha=one, theta=one * 0.01,
+    n = len(prices)
+    return MarketView(me=me, names=tuple("abcdefgh"[:n]), prices=np.array(prices, float),
+                      qualities=np.array(qualities, float), costs=np.zeros(n),
+                      capacities=np.full(n, np.inf), sizes=one, alpha=one, theta=one * 0.01,
                       outside_price=0.0, outside_quality=0.0, capacity_limits=False)
 
 
-class _Firm:  # the attributes pricing rules read
+class _Firm:  # the attributes of a FirmView that these pricing rules read
     def __init__(self, price, mc, share=0.0):
-        self.price, self.marginal_cost, self.last_choice_share = price, mc, share
+        self.price, self.marginal_cost, self.choice_share = price, mc, share
 
 
 def test_undercut_beats_cheapest_comparable_rival_within_floor():
     rule = make("pricing", {"rule": "undercut", "step": 0.1, "floor": 1.0, "quality_gap": 50})
     firm = _Firm(price=3.0, mc=0.5)
     # Rival b (quality 1260) is comparable, c (1100) is not, though cheaper.
-    assert rule.price(firm, _view([3.0, 2.0, 0.1], [1300, 1260, 1100])) == pytest.approx(1.8)
+    assert rule.price(_view([3.0, 2.0, 0.1], [1300, 1260, 1100]), firm, None) == pytest.approx(1.8)
     # Never below floor * marginal cost.
-    assert rule.price(firm, _view([3.0, 0.52], [1300, 1300])) == pytest.approx(0.5)
+    assert rule.price(_view([3.0, 0.52], [1300, 1300]), firm, None) == pytest.approx(0.5)
     # No comparable rival: the price stays.
-    assert rule.price(firm, _view([3.0, 0.1], [1300, 1000])) == 3.0
+    assert rule.price(_view([3.0, 0.1], [1300, 1000]), firm, None) == 3.0
     relent = make("pricing", {"rule": "undercut", "step": 0.1, "relent_markup": 2.0})
-    assert relent.price(firm, _view([3.0, 0.52], [1300, 1300])) == pytest.approx(1.5)
+    assert relent.price(_view([3.0, 0.52], [1300, 1300]), firm, None) == pytest.approx(1.5)
 
 
 def test_undercut_with_relenting_makes_edgeworth_cycles():
@@ -149,11 +152,11 @@ def test_penetration_then_harvest():
                             "entry_markup": 0.0})
     view = _view([1.0, 2.0], [1, 1])
     low = _Firm(price=1.0, mc=0.5, share=0.1)
-    assert rule.price(low, view) == pytest.approx(0.5)
-    low.last_choice_share = 0.35
-    assert rule.price(low, view) == pytest.approx(1.0)
-    low.last_choice_share = 0.05  # harvesting is for good
-    assert rule.price(low, view) == pytest.approx(1.0)
+    assert rule.price(view, low, None) == pytest.approx(0.5)
+    low.choice_share = 0.35
+    assert rule.price(view, low, None) == pytest.approx(1.0)
+    low.choice_share = 0.05  # harvesting is for good
+    assert rule.price(view, low, None) == pytest.approx(1.0)
 
 
 def test_scripted_prices_change_on_their_dates():
@@ -316,7 +319,8 @@ def test_offer_book_matches_exact_rival_terms_after_many_moves(scenario):
         model.step()
         for firm in list(model.active):  # random moves, some of them huge cuts to zero
             if rng.random() < 0.5:
-                firm.set_price(firm.price * rng.choice([0.0, 0.01, 0.5, 2.0, 50.0]), "test")
+                firm.seller.set_price(firm.seller.price * rng.choice([0.0, 0.01, 0.5, 2.0, 50.0]),
+                                      "test")
         for firm in model.active:
             view = model.view(firm)
             exact = dataclasses.replace(view, book=None).rival_log_term()

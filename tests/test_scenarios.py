@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.result import CUT_THRESHOLD
+import sim
+from sim.analysis.result import CUT_THRESHOLD
 
 
 @pytest.fixture(scope="module")
@@ -50,5 +51,5 @@ def test_china_without_deepseek_entry_nobody_cuts_in_may(run_cached):
 
 
 def test_china_figure_is_written(china, tmp_path):
-    out = china.write(tmp_path / "run")
+    out = sim.write(china, tmp_path / "run")
     assert (out / "figures" / "prices.png").stat().st_size > 10_000

@@ -1,6 +1,20 @@
-"""Firm agents.  ``FIRM_CLASSES`` maps a config's ``kind`` to its class."""
+"""Firms: Mesa agents built from components (:mod:`sim.firms.components`), one registered kind
+each (:mod:`sim.firms.kinds`); ``KINDS`` maps a config's ``kind`` to its class."""
 
-from sim.firms.base import Firm, Flows, Outcome
-from sim.firms.lab import FIRM_CLASSES, LeanLab, TechGiant
+from sim.firms.base import KINDS, Component, Firm, FirmConfig, kind_config
+from sim.firms.components import (
+    Flows,
+    FundingConfig,
+    GpuFleet,
+    Ledger,
+    Outcome,
+    ParentSubsidy,
+    TokenSeller,
+    Trainer,
+    VentureFunding,
+)
+from sim.firms.kinds import LeanLab, TechGiant
 
-__all__ = ["Firm", "Flows", "Outcome", "LeanLab", "TechGiant", "FIRM_CLASSES"]
+__all__ = ["Firm", "FirmConfig", "Component", "KINDS", "kind_config", "Flows", "Outcome",
+           "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig", "VentureFunding",
+           "ParentSubsidy", "LeanLab", "TechGiant"]

@@ -1,4 +1,5 @@
-"""Capacity rules: GPU orders.  ``rule.order(firm)`` returns how many GPUs to order now;
+"""Capacity rules: GPU orders.  ``rule.order(me, ctx)`` (``me`` a :class:`sim.views.FirmView`)
+returns how many GPUs to order now;
 the firm pays ``gpu_price_usd`` each on ordering and receives them ``gpu_lead_days`` later.
 ``rule.review_days`` is the interval between decisions."""
 
@@ -9,12 +10,13 @@ import dataclasses
 import numpy as np
 
 from sim.strategies import Rule, param, register
+from sim.views import FirmView, RuleContext
 
 
 class CapacityRule(Rule):
     review_days: float = float("inf")
 
-    def order(self, firm) -> float:
+    def order(self, me: FirmView, ctx: RuleContext) -> float:
         raise NotImplementedError
 
 
@@ -22,7 +24,7 @@ class CapacityRule(Rule):
 class NoOrders(CapacityRule):
     """Never order: the firm keeps (and depreciates) the GPUs it starts with."""
 
-    def order(self, firm):
+    def order(self, me, ctx):
         return 0.0
 
 
@@ -50,10 +52,10 @@ class Forecast(CapacityRule):
     def review_days(self):
         return self.params.review_days
 
-    def forecast(self, firm) -> float:
+    def forecast(self, me: FirmView) -> float:
         """Forecast first-round demand (million tokens a day) when an order placed now arrives."""
         p = self.params
-        hist = firm.history("demand_m_tokens")
+        hist = me.history["demand_m_tokens"]
         if hist.size == 0:
             return 0.0
         d1 = float(hist[-7:].mean())
@@ -62,14 +64,14 @@ class Forecast(CapacityRule):
         d0 = float(hist[-p.window_days - 7 : -p.window_days].mean())
         g = (d1 / d0) ** (1.0 / p.window_days) if d0 > 0 else 1.0 + p.max_growth
         g = float(np.clip(g, 1.0 - p.max_growth, 1.0 + p.max_growth))
-        return d1 * g ** firm.cfg.gpu_lead_days
+        return d1 * g ** me.gpu_lead_days
 
-    def order(self, firm):
+    def order(self, me, ctx):
         p = self.params
-        need = self.forecast(firm) * (1.0 + p.headroom) / (firm.tokens_per_gpu_hour * 24.0)
-        gap = need - firm.gpus_serving - firm.gpus_on_order
+        need = self.forecast(me) * (1.0 + p.headroom) / (me.tokens_per_gpu_hour * 24.0)
+        gap = need - me.gpus_serving - me.gpus_on_order
         if gap <= 0:
             return 0.0
-        price = firm.cfg.gpu_price_usd
-        affordable = p.max_cash_share * max(firm.cash, 0.0) / price if price > 0 else gap
+        price = me.gpu_price_usd
+        affordable = p.max_cash_share * max(me.cash, 0.0) / price if price > 0 else gap
         return float(min(gap, affordable))

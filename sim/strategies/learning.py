@@ -31,20 +31,16 @@ the values of the state without it) and a leaver's component is fixed at its las
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize
 
 from sim import qlearning
-from sim.errors import ConfigError
+from sim.core.errors import ConfigError
 from sim.markets import tokens
-from sim.strategies import _params, param, register
+from sim.strategies import param, parse, register
 from sim.strategies.pricing import PricingRule
-
-if TYPE_CHECKING:
-    from sim.firms.base import Firm
-    from sim.model import MarketView, PriceWarModel
+from sim.views import FirmView, MarketView, RuleContext
 
 #: Parameters every learner in one market must share: they learn in one joint game.
 SHARED = ("m", "xi", "alpha", "beta", "delta", "window", "pretrain_max_periods")
@@ -111,15 +107,22 @@ class QLearning(PricingRule):
                                       f"{getattr(first, attr)!r}, as for firms.{first_name} "
                                       "(q_learning firms share one period clock)",
                                       "learners out of step")
-        _, ref = _params("pricing", first.pricing, f"firms.{first_name}.pricing")
+        _, ref = parse("pricing", first.pricing, f"firms.{first_name}.pricing")
         for attr in SHARED:
             if getattr(params, attr) != getattr(ref, attr):
                 raise ConfigError(f"{key}.{attr}", getattr(params, attr),
                                   f"{getattr(ref, attr)!r}, as for firms.{first_name} "
                                   "(q_learning firms learn in one game)", "learners differ")
 
-    def price(self, firm: Firm, view: MarketView) -> float:
-        return Arena.of(firm.model, self.params).price_for(firm)
+    def bind(self, ctx: RuleContext) -> None:
+        arena = ctx.shared.get("q_learning")
+        if arena is None:
+            arena = ctx.shared["q_learning"] = Arena(self.params, ctx)
+        arena.join(ctx.firm, ctx.rng)
+        self.arena = arena
+
+    def price(self, market: MarketView, me: FirmView, ctx: RuleContext) -> float:
+        return self.arena.price_for(market, me, ctx)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,19 +163,15 @@ class Snapshot:
     rechoice_rounds: int
 
     @classmethod
-    def of(cls, model: PriceWarModel) -> Snapshot:
-        """The market now."""
-        act = model.active
+    def of(cls, view: MarketView) -> Snapshot:
+        """The market a view shows."""
         return cls(
-            prices=np.array([f.price for f in act]),
-            qualities=np.array([f.quality for f in act]),
-            costs=np.array([f.marginal_cost for f in act]),
-            capacities=(np.array([f.capacity_m_tokens for f in act])
-                        if model.cfg.market.capacity_limits else None),
-            sizes=model.segments.sizes_at(model.day), alpha=model.segments.alpha,
-            theta=model.segments.theta, outside_price=model.outside_price(),
-            outside_quality=model.outside_quality(),
-            rechoice_rounds=model.cfg.market.rechoice_rounds)
+            prices=view.prices.copy(), qualities=view.qualities.copy(),
+            costs=view.costs.copy(),
+            capacities=view.capacities.copy() if view.capacity_limits else None,
+            sizes=view.sizes.copy(), alpha=view.alpha, theta=view.theta,
+            outside_price=view.outside_price, outside_quality=view.outside_quality,
+            rechoice_rounds=view.rechoice_rounds)
 
     def margins(self, players: np.ndarray, joint, capacity: bool = True) -> np.ndarray:
         """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` (firm indices) at
@@ -220,21 +219,31 @@ class Snapshot:
 
 
 class Arena:
-    """The learners of one model: their grids, Q tables, state and period clock."""
+    """The learners of one model: their grids, Q tables, state and period clock.
 
-    @classmethod
-    def of(cls, model: PriceWarModel, params) -> Arena:
-        """The model's arena, built on first use."""
-        arena = model.shared.get("q_learning")
-        if arena is None:
-            arena = model.shared["q_learning"] = cls(model, params)
-        return arena
+    Learners join when their firms are created (:meth:`join`); the grids, the profit table and
+    pretraining are built at the first learner's first review, from the market it sees.  Each
+    period's state is the members' prices as the period's first learner saw them, before any
+    learner moved, so every learner observes the same state.
+    """
 
-    def __init__(self, model: PriceWarModel, params):
-        self.model, self.p = model, params
-        self.learners: list[Firm] = [f for f in model.active if f.pricing.name == "q_learning"]
-        market = Snapshot.of(model)
-        players = np.array([model.active.index(f) for f in self.learners])
+    def __init__(self, params, ctx: RuleContext):
+        self.p = params
+        self.names: list[str] = []
+        self.rngs: list[np.random.Generator] = []
+        self.log = ctx.log
+        self.built = False
+
+    def join(self, name: str, rng: np.random.Generator) -> None:
+        self.names.append(name)
+        self.rngs.append(rng)
+
+    def _build(self, view: MarketView, ctx: RuleContext) -> None:
+        params = self.p
+        self.learners = [n for n in view.names if n in self.names]
+        self.rngs = [self.rngs[self.names.index(n)] for n in self.learners]
+        market = Snapshot.of(view)
+        players = np.array([view.names.index(n) for n in self.learners])
         self.benchmarks = b = market.benchmarks(players)
         self.grids = np.array([qlearning.price_grid(pn, pm, params.m, params.xi)
                                for pn, pm in zip(b.nash_price, b.monopoly_price, strict=True)])
@@ -245,29 +254,36 @@ class Arena:
         greedy = qlearning.greedy_actions(q)
         self.t, self.pretrain_converged = 0, False
         if params.pretrain_max_periods > 0:
-            seed = int(model.seeds.generator("q_learning").integers(2**63))
+            seed = int(self.rngs[0].integers(2**63))
             t, ok, _ = qlearning.run_session(self.profits, q, greedy, params.alpha, params.beta,
                                              params.delta, params.window,
                                              params.pretrain_max_periods, seed)
             self.t, self.pretrain_converged = int(t), bool(ok)
         self.pretrain_periods = self.t
-        model.log(self.learners[0], "q_pretrain",
-                  f"{k} learners, grid {self.grids[0, 0]:.4g}-{self.grids[0, -1]:.4g} USD/M, "
-                  f"Nash {b.nash_price[0]:.4g}, monopoly {b.monopoly_price[0]:.4g}; "
-                  f"{self.t:,} pretraining periods"
-                  + (", converged" if self.pretrain_converged else ""), float(self.t))
+        ctx.log("q_pretrain",
+                f"{k} learners, grid {self.grids[0, 0]:.4g}-{self.grids[0, -1]:.4g} USD/M, "
+                f"Nash {b.nash_price[0]:.4g}, monopoly {b.monopoly_price[0]:.4g}; "
+                f"{self.t:,} pretraining periods"
+                + (", converged" if self.pretrain_converged else ""), float(self.t))
+        # The demand side at the first review, for the phase benchmarks of the summary.
+        self.sizes0, self.alpha, self.theta = view.sizes.copy(), view.alpha, view.theta
+        self.rechoice_rounds = view.rechoice_rounds
         # Tables over the learners' own actions; lift them onto all active firms' prices.
-        self.members: list[Firm] = list(self.learners)
+        self.members: list[str] = list(self.learners)
+        self.last_price = dict(zip(view.names, view.prices.tolist(), strict=True))
         self.q, self.greedy = q, greedy
-        self._reindex(list(model.active))
+        self._reindex(list(view.names))
         self.time: float | None = None
-        self.start_day = model.day
+        self.start_day = int(ctx.now)
         self.state = np.zeros(k, dtype=np.int64)
         self.actions = greedy[:, 0].copy()
-        self.started = False
+        self.started = np.zeros(k, dtype=bool)
+        self.period_prices: dict[str, float] = {}
+        self.eps = 1.0
+        self.built = True
 
     # ---------------------------------------------------------------- state space
-    def _reindex(self, members: list[Firm]) -> None:
+    def _reindex(self, members: list[str]) -> None:
         """Re-index every learner's table from the current members to ``members``."""
         m = self.p.m
         old = self.members
@@ -281,7 +297,7 @@ class Arena:
                 if f in members:
                     old_comp[j] = comps[members.index(f)]
                 else:  # a leaver: fixed at its last price
-                    old_comp[j] = _nearest(self.grids[i], f.price)
+                    old_comp[j] = _nearest(self.grids[i], self.last_price[f])
             old_s = np.zeros(comps.shape[1], dtype=np.int64)
             for j in range(len(old)):
                 old_s = old_s * m + old_comp[j]
@@ -293,56 +309,52 @@ class Arena:
         grid, m = self.grids[i], self.p.m
         s = 0
         for f in self.members:
-            s = s * m + _nearest(grid, f.price)
+            s = s * m + _nearest(grid, self.period_prices[f])
         return s
 
     # ---------------------------------------------------------------- play
-    def price_for(self, firm: Firm) -> float:
-        i = self.learners.index(firm)
-        now = self.model.now
-        if self.time != now:
-            self._period()
-            self.time = now
-        return float(self.grids[i, self.actions[i]])
-
-    def _period(self) -> None:
-        """One period for every learner: learn from the last one, then choose."""
+    def price_for(self, view: MarketView, me: FirmView, ctx: RuleContext) -> float:
+        """Learner ``me``'s price this period: learn from its last period, then choose."""
+        if not self.built:
+            self._build(view, ctx)
+        if self.time != ctx.now:  # a new period: fix the state every learner observes
+            self.time = ctx.now
+            self.period_prices = dict(zip(view.names, view.prices.tolist(), strict=True))
+            self.last_price.update(self.period_prices)
+            members = list(view.names)
+            if members != self.members:
+                self._reindex(members)
+                self.started[:] = False  # the previous state's index has no meaning any more
+            self.eps = float(qlearning.epsilon(self.t, self.p.beta))
+            self.t += 1
+        i = self.learners.index(me.name)
         p = self.p
-        members = list(self.model.active)
-        if members != self.members:
-            self._reindex(members)
-            self.started = False  # the previous state's index has no meaning any more
-        eps = float(qlearning.epsilon(self.t, p.beta))
-        for i, firm in enumerate(self.learners):
-            s_next = self._observe(i)
-            if self.started and firm.alive:
-                reward = firm.trailing("revenue_usd", 1) - firm.marginal_cost * \
-                    firm.outcome.served_m_tokens
-                qlearning.q_update(self.q[i], self.greedy[i], self.state[i], self.actions[i],
-                                   reward, s_next, p.alpha, p.delta)
-            u = firm.generator.random(2)
-            self.actions[i] = qlearning.choose_action(self.greedy[i, s_next], eps, u[0], u[1],
-                                                      p.m)
-            self.state[i] = s_next
-        self.started = True
-        self.t += 1
+        s_next = self._observe(i)
+        if self.started[i]:
+            reward = me.trailing("revenue_usd", 1) - me.marginal_cost * me.served_m_tokens
+            qlearning.q_update(self.q[i], self.greedy[i], self.state[i], self.actions[i],
+                               reward, s_next, p.alpha, p.delta)
+        u = self.rngs[i].random(2)
+        self.actions[i] = qlearning.choose_action(self.greedy[i, s_next], self.eps, u[0], u[1],
+                                                  p.m)
+        self.state[i] = s_next
+        self.started[i] = True
+        return float(self.grids[i, self.actions[i]])
 
     # ---------------------------------------------------------------- reporting
     def _market_on(self, day_rows, market_row) -> Benchmarks:
         """All firms' benchmarks on a recorded day: the firms' qualities and costs from their
         rows, segment sizes scaled to the day's total demand, the day's outside offer."""
-        seg = self.model.segments
         snap = Snapshot(
             prices=day_rows["price_usd_per_m"].to_numpy(float),
             qualities=day_rows["quality"].to_numpy(float),
             costs=day_rows["marginal_cost_usd_per_m"].to_numpy(float), capacities=None,
-            sizes=seg.base_sizes * (market_row["total_demand_m_tokens"] / seg.base_sizes.sum()),
-            alpha=seg.alpha, theta=seg.theta,
+            sizes=self.sizes0 * (market_row["total_demand_m_tokens"] / self.sizes0.sum()),
+            alpha=self.alpha, theta=self.theta,
             outside_price=float(market_row["outside_price_usd_per_m"]),
             outside_quality=float(market_row["outside_quality"]),
-            rechoice_rounds=self.model.cfg.market.rechoice_rounds)
+            rechoice_rounds=self.rechoice_rounds)
         return snap.benchmarks(np.arange(len(day_rows)))
-
     def summary(self, firms, market) -> dict:
         """The learners' benchmarks and pretraining, and their record by phase.
 
@@ -354,8 +366,10 @@ class Arena:
         the phase's own market on its first day with every firm in it as a player
         (``learners_profit_gain_vs_market``; :meth:`Snapshot.benchmarks`).
         """
+        if not self.built:
+            return {"learners": list(self.names), "periods": 0, "phases": {}}
         b = self.benchmarks
-        names = [f.name for f in self.learners]
+        names = list(self.learners)
         rows = firms[firms["day"] >= self.start_day]
         present = rows.groupby("day")["firm"].agg(lambda s: tuple(sorted(s)))
         phases = {}

@@ -1,35 +1,34 @@
-"""Pricing rules.  A firm at a price review calls ``rule.price(firm, view)`` for its new price.
+"""Pricing rules.  At a price review a firm calls ``rule.price(market, me, ctx)`` for its new
+price.
 
-``view`` is the firm's :class:`sim.model.MarketView`: every active firm's current offer, the
-segments' sizes and tastes today, the outside option, and the index ``me`` of the asking firm.
-Prices are USD per million tokens; ``firm.marginal_cost`` is USD per million tokens served.
+``market`` is a :class:`sim.views.MarketView`: every active firm's current offer, the segments'
+sizes and tastes today, the outside option, and the index ``me`` of the asking firm; ``me`` is a
+:class:`sim.views.FirmView` of the firm itself; ``ctx`` its :class:`sim.views.RuleContext`.
+Prices are USD per million tokens; ``me.marginal_cost`` is USD per million tokens served.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-from sim import checks
-from sim.errors import ConfigError
+from sim.core import params as checks
+from sim.core.errors import ConfigError
 from sim.markets.tokens import own_price_demand
 from sim.strategies import Rule, param, register
-
-if TYPE_CHECKING:
-    from sim.firms.base import Firm
-    from sim.model import MarketView
+from sim.views import FirmView, MarketView, RuleContext
 
 
 class PricingRule(Rule):
     """A pricing rule.  ``next_review`` may override the firm's review cadence."""
 
-    def price(self, firm: Firm, view: MarketView) -> float:
+    def price(self, market: MarketView, me: FirmView, ctx: RuleContext) -> float:
         raise NotImplementedError
 
-    def next_review(self, firm: Firm) -> float | None:
+    def next_review(self, me: FirmView, ctx: RuleContext) -> float | None:
         """Days until this rule next wants a review; ``None`` keeps ``review_days``."""
         return None
 
@@ -42,8 +41,8 @@ class CostPlus(PricingRule):
     class Params:
         markup: float = param(0.5, -1.0, 1e4, doc="markup over marginal cost")
 
-    def price(self, firm, view):
-        return firm.marginal_cost * (1.0 + self.params.markup)
+    def price(self, market, me, ctx):
+        return me.marginal_cost * (1.0 + self.params.markup)
 
 
 @register("pricing", "best_response")
@@ -66,9 +65,10 @@ class BestResponse(PricingRule):
         super().__init__(params)
         self._alpha_low: float | None = None  # segments' tastes never change within a run
 
-    def price(self, firm, view):
+    def price(self, market, me, ctx):
+        view = market
         i = view.me
-        mc = firm.marginal_cost
+        mc = me.marginal_cost
         rivals = view.rival_log_term()
         cap = view.capacity if (self.params.capacity_aware and view.capacity_limits) else np.inf
 
@@ -111,17 +111,17 @@ class Undercut(PricingRule):
         quality_gap: float = param(50.0, 0.0, None, doc="quality points a rival may lag by")
         relent_markup: float | None = param(None, -1.0, 1e4, doc="markup to jump back up to")
 
-    def price(self, firm, view):
-        p = self.params
+    def price(self, market, me, ctx):
+        p, view = self.params, market
         comparable = view.qualities >= view.qualities[view.me] - p.quality_gap
         comparable[view.me] = False
         if not comparable.any():
-            return firm.price
+            return me.price
         target = (1.0 - p.step) * float(view.prices[comparable].min())
-        floor = p.floor * firm.marginal_cost
+        floor = p.floor * me.marginal_cost
         if target < floor:
             if p.relent_markup is not None:
-                return firm.marginal_cost * (1.0 + p.relent_markup)
+                return me.marginal_cost * (1.0 + p.relent_markup)
             return floor
         return target
 
@@ -141,11 +141,11 @@ class Penetration(PricingRule):
         super().__init__(params)
         self.harvesting = False
 
-    def price(self, firm, view):
-        if firm.last_choice_share >= self.params.target_share:
+    def price(self, market, me, ctx):
+        if me.choice_share >= self.params.target_share:
             self.harvesting = True
         markup = self.params.markup if self.harvesting else self.params.entry_markup
-        return firm.marginal_cost * (1.0 + markup)
+        return me.marginal_cost * (1.0 + markup)
 
 
 @register("pricing", "scripted")
@@ -156,7 +156,8 @@ class Scripted(PricingRule):
 
     @dataclasses.dataclass
     class Params:
-        path: list[Any] = param([], doc="[[day or date, USD per million tokens], ...]")
+        path: list[Any] = param([], unit="[day or date, USD/M]",
+                                doc="[[day or date, USD per million tokens], ...]")
 
     @classmethod
     def check(cls, key, params, cfg):
@@ -170,17 +171,13 @@ class Scripted(PricingRule):
         self._days: np.ndarray | None = None
         self._prices = np.array([float(pt[1]) for pt in params.path])
 
-    def _resolve(self, firm) -> np.ndarray:
-        if self._days is None:
-            self._days = np.array([firm.model.cfg.day_of(pt[0]) for pt in self.params.path])
-        return self._days
+    def bind(self, ctx):
+        self._days = np.array([ctx.day_of(pt[0]) for pt in self.params.path])
 
-    def price(self, firm, view):
-        days = self._resolve(firm)
-        k = int(np.searchsorted(days, firm.model.now + 1e-9, side="right")) - 1
-        return firm.price if k < 0 else float(self._prices[k])
+    def price(self, market, me, ctx):
+        k = int(np.searchsorted(self._days, ctx.now + 1e-9, side="right")) - 1
+        return me.price if k < 0 else float(self._prices[k])
 
-    def next_review(self, firm):
-        days = self._resolve(firm)
-        later = days[days > firm.model.now + 1e-9]
-        return float(later[0] - firm.model.now) if later.size else float("inf")
+    def next_review(self, me, ctx):
+        later = self._days[self._days > ctx.now + 1e-9]
+        return float(later[0] - ctx.now) if later.size else float("inf")

@@ -3,7 +3,8 @@
 Runs last whole days, so a run of ``k`` days spans exactly ``k`` market clearings, at each of which
 its GPU-hours are booked (cost) and accrued (effective compute).
 
-``rule.plan(firm)`` returns ``(gpus, days)`` for the next training run or ``None`` for no run now;
+``rule.plan(me, ctx)`` (``me`` a :class:`sim.views.FirmView`) returns ``(gpus, days)`` for the
+next training run or ``None`` for no run now;
 ``rule.gap_days`` is the wait between runs (and before asking again after ``None``).  A run holds
 its GPUs out of the serving pool for ``days`` and costs ``gpus * 24 * cost_per_gpu_hour`` a day.
 """
@@ -13,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 
 from sim.strategies import Rule, param, register
+from sim.views import FirmView, RuleContext
 
 
 class ResearchRule(Rule):
     gap_days: float = float("inf")
 
-    def plan(self, firm) -> tuple[float, float] | None:
+    def plan(self, me: FirmView, ctx: RuleContext) -> tuple[float, float] | None:
         raise NotImplementedError
 
 
@@ -26,7 +28,7 @@ class ResearchRule(Rule):
 class NoResearch(ResearchRule):
     """No training: the firm's model quality stays where it starts."""
 
-    def plan(self, firm):
+    def plan(self, me, ctx):
         return None
 
 
@@ -45,8 +47,8 @@ class FixedShare(ResearchRule):
     def gap_days(self):
         return self.params.gap_days
 
-    def plan(self, firm):
-        gpus = self.params.gpu_share * firm.gpus_serving
+    def plan(self, me, ctx):
+        gpus = self.params.gpu_share * me.gpus_serving
         return (gpus, self.params.run_days) if gpus > 0 else None
 
 
@@ -70,10 +72,10 @@ class RevenueShare(ResearchRule):
     def gap_days(self):
         return self.params.gap_days
 
-    def plan(self, firm):
+    def plan(self, me, ctx):
         p = self.params
-        budget = p.share * firm.trailing("revenue_usd", p.run_days)
-        per_gpu = firm.cfg.cost_per_gpu_hour_usd * 24.0 * p.run_days
-        gpus = budget / per_gpu if per_gpu > 0 else p.max_gpu_share * firm.gpus_serving
-        gpus = min(gpus, p.max_gpu_share * firm.gpus_serving)
+        budget = p.share * me.trailing("revenue_usd", p.run_days)
+        per_gpu = me.cost_per_gpu_hour_usd * 24.0 * p.run_days
+        gpus = budget / per_gpu if per_gpu > 0 else p.max_gpu_share * me.gpus_serving
+        gpus = min(gpus, p.max_gpu_share * me.gpus_serving)
         return (gpus, p.run_days) if gpus >= 1.0 else None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.config import Config
+from sim.config.schema import Config
 from sim.economics import hhi
 
 __all__ = ["Result", "summarize", "json_ready", "CUT_THRESHOLD"]
@@ -21,7 +20,7 @@ CUT_THRESHOLD = 0.05
 
 @dataclasses.dataclass
 class Result:
-    """Everything a run produced.
+    """Everything a run produced (data only: :func:`sim.write` writes it).
 
     Attributes
     ----------
@@ -38,11 +37,6 @@ class Result:
     summary: dict[str, Any]
     config: Config
 
-    def write(self, out_dir: str | Path, figures: bool | None = None) -> Path:
-        """Write the tables, figures and summary into ``out_dir`` (see :func:`sim.io.write`)."""
-        from sim import io
-
-        return io.write(self, out_dir, figures=figures)
 
 
 def _price_cut(entry: float, prices: pd.Series, days: pd.Series, start) -> dict[str, Any]:

@@ -1,0 +1,241 @@
+"""The configuration schema: dataclasses whose fields carry :func:`~sim.core.params.param`
+metadata (range, unit, doc).
+
+Hydra composes ``conf/config.yaml`` over a mirror of :class:`Config` whose leaves are untyped
+(:func:`hydra_schema`, registered as ``config_schema``): it fixes the key set, so a misspelled
+key fails at composition, and lets every value through as written, so that the one checker
+(:func:`sim.core.params.load`, called by :func:`sim.validate.validate`) sees ``output.figures=2``
+as the integer it is, not as a coerced ``true``.  A firm's section depends on its kind
+(:mod:`sim.firms`), so ``firms`` is a mapping checked kind by kind.
+
+Units follow ``DESIGN.md``: days, USD, USD per million tokens, million tokens, quality points,
+H100-equivalent GPUs and GPU-hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import types
+import typing
+from typing import Any
+
+from sim.core.params import MAX_HORIZON_DAYS, fields_of, param
+
+__all__ = [
+    "DistConfig",
+    "SegmentsConfig",
+    "OutsideConfig",
+    "TechnologyConfig",
+    "MarketConfig",
+    "ShockConfig",
+    "OutputConfig",
+    "Config",
+    "SHOCK_KINDS",
+    "MAX_SEGMENTS",
+    "MAX_HORIZON_DAYS",
+    "hydra_schema",
+    "register_configs",
+]
+
+SHOCK_KINDS = ("entry", "price_cut", "demand_jump")
+MAX_SEGMENTS = 1_000_000
+
+
+@dataclasses.dataclass
+class DistConfig:
+    """A distribution across customer segments.
+
+    ``constant``: every segment gets ``mean``.  ``lognormal``: ``mean * exp(sigma*Z - sigma^2/2)``,
+    whose expectation is ``mean``.  ``uniform``: on ``[low, high]``.
+    """
+
+    dist: str = param("constant", choices=("constant", "lognormal", "uniform"),
+                      doc="constant, lognormal or uniform")
+    mean: float = param(1.0, 0, None, lo_open=True, doc="mean (constant, lognormal)")
+    sigma: float = param(0.0, 0, 5, doc="log-sd (lognormal)")
+    low: float = param(0.0, 0, None, doc="lower end (uniform)")
+    high: float = param(1.0, 0, None, doc="upper end (uniform)")
+
+
+@dataclasses.dataclass
+class SegmentsConfig:
+    """Customer segments (arrays, not agents).
+
+    Segment sizes are lognormal weights (log-sd ``size_sigma``) scaled to
+    ``total_m_tokens_per_day``; every size grows by ``growth_per_year`` per 365 days.
+    """
+
+    count: int = param(200, 1, MAX_SEGMENTS, doc="number of customer segments")
+    total_m_tokens_per_day: float = param(100_000.0, 0, 1e15, lo_open=True,
+                                          unit="M tokens/day", doc="market size on day 0")
+    size_sigma: float = param(1.0, 0, 5, doc="log-sd of segment sizes")
+    growth_per_year: float = param(1.0, 0, 1e3, lo_open=True, unit="x per year",
+                                   doc="market growth factor a year")
+    price_sensitivity: DistConfig = param(DistConfig(dist="lognormal", mean=1.0, sigma=0.5),
+                                          unit="per USD/M", doc="alpha across segments")
+    quality_taste: DistConfig = param(DistConfig(dist="lognormal", mean=0.02, sigma=0.5),
+                                      unit="USD/M per point", doc="theta across segments")
+
+
+@dataclasses.dataclass
+class OutsideConfig:
+    """The outside option: a frontier closed model.  Paths are ``[[day or date, value], ...]``,
+    linearly interpolated and held constant beyond their ends."""
+
+    label: str = param("frontier", doc="name in figures")
+    price: list[Any] = param([[0, 10.0]], 0, 1e6, kind="path", unit="USD/M tokens",
+                             doc="price path")
+    quality: list[Any] = param([[0, 1250.0]], -1e5, 1e5, kind="path", unit="points",
+                               doc="quality path")
+
+
+@dataclasses.dataclass
+class TechnologyConfig:
+    """Shared technology.  Quality of a model trained with effective compute ``C`` (H100-hours
+    times the firm's training efficiency times algorithmic progress):
+    ``quality_anchor + points_per_decade * log10(C / anchor_gpu_hours)``."""
+
+    tokens_per_gpu_hour_m: float = param(4.0, 0, 1e6, lo_open=True, unit="M tokens/GPU-hour",
+                                         doc="baseline serving throughput")
+    quality_anchor: float = param(1200.0, -1e5, 1e5, unit="points",
+                                  doc="quality of a model trained with anchor_gpu_hours")
+    anchor_gpu_hours: float = param(3.0e6, 0, 1e15, lo_open=True, unit="GPU-hours",
+                                    doc="compute of the anchor model")
+    points_per_decade: float = param(80.0, 0, 1e4, unit="points per 10x compute",
+                                     doc="scaling-law slope")
+    algorithmic_progress_per_year: float = param(1.0, 0, 1e3, lo_open=True, unit="x per year",
+                                                 doc="effective compute per GPU-hour, growth")
+
+
+@dataclasses.dataclass
+class MarketConfig:
+    """Token-market clearing options."""
+
+    capacity_limits: bool = param(True, doc="ration demand at each firm's capacity")
+    rechoice_rounds: int = param(1, 0, 100, doc="rounds in which rationed customers choose again")
+
+
+@dataclasses.dataclass
+class ShockConfig:
+    """A scripted shock at the start of a day: a firm's ``entry``, a ``price_cut`` of
+    ``fraction`` of its price, or a ``demand_jump`` multiplying every segment's size by
+    ``factor``.  ``at`` is a whole day number or an ISO date."""
+
+    at: Any = param(doc="day number or ISO date")
+    kind: str = param(choices=SHOCK_KINDS, doc="entry, price_cut or demand_jump")
+    firm: str | None = param(None, doc="the firm (entry, price_cut)")
+    fraction: float = param(0.0, 0, 1, doc="price cut as a fraction of the price")
+    factor: float = param(1.0, 0, 1e6, lo_open=True, doc="demand multiplier")
+
+
+@dataclasses.dataclass
+class OutputConfig:
+    """What a run writes besides its tables."""
+
+    figures: bool = param(True, doc="write figures/*.png")
+
+
+@dataclasses.dataclass
+class Config:
+    """A whole scenario."""
+
+    name: str = param("custom", doc="scenario name")
+    description: str = param("", doc="one line on the scenario")
+    seed: int = param(0, 0, 2**63, hi_open=True, doc="root of the seed tree")
+    horizon_days: int = param(1095, 1, MAX_HORIZON_DAYS, unit="days", doc="days simulated")
+    start_date: str = param("2024-01-01", kind="date", doc="calendar date of day 0")
+    segments: SegmentsConfig = param(SegmentsConfig(), doc="customer segments")
+    outside: OutsideConfig = param(OutsideConfig(), doc="the outside seller")
+    technology: TechnologyConfig = param(TechnologyConfig(), doc="shared technology")
+    market: MarketConfig = param(MarketConfig(), doc="token-market options")
+    firms: dict[str, Any] = param({}, doc="firm sections by name (see the firm kinds)")
+    shocks: list[ShockConfig] = param([], doc="scripted shocks")
+    targets: dict[str, Any] = param({}, doc="observed outcomes to compare with")
+    output: OutputConfig = param(OutputConfig(), doc="what a run writes")
+
+    # ----- helpers used by the model (not configuration keys) -----
+    @property
+    def start(self) -> _dt.date:
+        return _dt.date.fromisoformat(self.start_date)
+
+    def day_of(self, when: Any) -> float:
+        """Day offset of ``when``: a number of days, or an ISO date counted from ``start_date``."""
+        if isinstance(when, str):
+            return float((_dt.date.fromisoformat(when) - self.start).days)
+        return float(when)
+
+    def entry_day(self, firm: str) -> float | None:
+        """The day a firm enters by an ``entry`` shock, or ``None`` if present from day 0."""
+        days = [self.day_of(s.at) for s in self.shocks if s.kind == "entry" and s.firm == firm]
+        return min(days) if days else None
+
+
+# ----------------------------------------------------------------------------- Hydra
+def hydra_schema(cls: type, types_of: dict[str, Any] | None = None,
+                 unset: bool = False) -> type:
+    """A mirror of the dataclass ``cls`` for Hydra: the same keys and defaults, every leaf typed
+    ``Any`` (nested dataclasses mirrored), so composition fixes the key set but not the types.
+
+    ``types_of`` gives some fields a mirror type of their own (``firms``: the union of every
+    kind's keys); with ``unset`` every default is ``None`` ("not set": the checker then uses the
+    field's own default)."""
+    fields = []
+    for f, typ in fields_of(cls):
+        if types_of and f.name in types_of:
+            mirror = types_of[f.name]
+            if dataclasses.is_dataclass(mirror):
+                factory = mirror
+            elif f.default_factory is not dataclasses.MISSING:
+                factory = f.default_factory
+            else:
+                factory = dict
+            fields.append((f.name, mirror, dataclasses.field(default_factory=factory)))
+            continue
+        base = typ
+        if typing.get_origin(typ) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(typ) if a is not type(None)]
+            base = args[0] if len(args) == 1 else Any
+        if dataclasses.is_dataclass(base):
+            mirror = hydra_schema(base, unset=unset)
+            if unset:
+                fields.append((f.name, mirror, dataclasses.field(default_factory=mirror)))
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
+                else f.default
+            values = {g.name: getattr(default, g.name) for g in dataclasses.fields(base)}
+            fields.append((f.name, mirror, dataclasses.field(
+                default_factory=lambda m=mirror, v=values: m(**_mirror_values(m, v)))))
+            continue
+        if unset:
+            fields.append((f.name, Any, dataclasses.field(default=None)))
+            continue
+        if f.default is not dataclasses.MISSING:
+            new = dataclasses.field(default=f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            new = dataclasses.field(default_factory=f.default_factory)
+        else:
+            new = dataclasses.field(default="???")
+        fields.append((f.name, Any, new))
+    return dataclasses.make_dataclass(f"{cls.__name__}Schema", fields)
+
+
+def _mirror_values(mirror: type, values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(mirror):
+        v = values[f.name]
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            v = f.type(**_mirror_values(f.type, {g.name: getattr(v, g.name)
+                                                  for g in dataclasses.fields(v)}))
+        out[f.name] = v
+    return out
+
+
+def register_configs(firm_schema: type | None = None) -> None:
+    """Register the schema as ``config_schema`` in Hydra's ConfigStore (idempotent); with
+    ``firm_schema`` the ``firms`` mapping holds that mirror type (:func:`sim.validate
+    .register_schema` passes the union of every firm kind's keys)."""
+    from hydra.core.config_store import ConfigStore
+
+    types_of = {"firms": dict[str, firm_schema]} if firm_schema is not None else None
+    ConfigStore.instance().store(name="config_schema", node=hydra_schema(Config, types_of))

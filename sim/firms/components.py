@@ -1,0 +1,582 @@
+"""The parts firms are built from.
+
+Each component owns one part of a firm's state and the SimPy processes that change it, and
+declares the config fields it adds to its kind's section (``Config``, with :func:`param`
+metadata: range, unit, doc).  Processes read like their story (SimPy's examples):
+
+* :class:`GpuFleet`: ``while True: wait review_days; order what the capacity rule asks``; each
+  order is delivered after ``gpu_lead_days``;
+* :class:`TokenSeller`: price reviews every ``review_days``, and a reaction ``reaction_lag_days``
+  after a watched rival moves (the first move fires the firm's alarm event, and one review at the
+  end of the lag answers it and every move that came during the lag);
+* :class:`Trainer`: training runs that hold GPUs out of the serving pool, then release a model;
+* :class:`VentureFunding`: a round opens when runway is short and closes after ``round_days``.
+
+A firm that exits has all its processes interrupted (:meth:`sim.firms.base.Firm.exit`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.core.errors import ConfigError
+from sim.core.params import MAX_HORIZON_DAYS, param
+from sim.firms.base import KINDS, Component
+from sim.strategies import make, validate_spec
+
+__all__ = ["Flows", "Outcome", "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig",
+           "VentureFunding", "ParentSubsidy", "PRICE_TICK"]
+
+#: Price changes smaller than this relative amount are not made (nor announced to rivals).
+PRICE_TICK = 1e-6
+
+
+@dataclasses.dataclass(slots=True)
+class Flows:
+    """Money booked since the last daily record, USD."""
+
+    revenue_usd: float = 0.0
+    serving_cost_usd: float = 0.0
+    training_cost_usd: float = 0.0
+    fixed_cost_usd: float = 0.0
+    capex_usd: float = 0.0
+    depreciation_usd: float = 0.0
+    funding_usd: float = 0.0
+    subsidy_usd: float = 0.0
+
+    @property
+    def operating_profit_usd(self) -> float:
+        """Revenue less serving, training, fixed costs and depreciation."""
+        return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
+                - self.fixed_cost_usd - self.depreciation_usd)
+
+    @property
+    def operating_cash_usd(self) -> float:
+        """Revenue less the cash costs of operating: serving, training, fixed."""
+        return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
+                - self.fixed_cost_usd)
+
+    @property
+    def free_cash_flow_usd(self) -> float:
+        """Cash generated before financing: revenue - cash costs - capex + subsidy."""
+        return self.operating_cash_usd - self.capex_usd + self.subsidy_usd
+
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    """The firm's result in the latest market clearing (million tokens a day, shares 0-1,
+    revenue in USD)."""
+
+    demand_m_tokens: float = 0.0
+    served_m_tokens: float = 0.0
+    rationed_m_tokens: float = 0.0
+    capacity_m_tokens: float = 0.0
+    choice_share: float = 0.0
+    token_share: float = 0.0
+    firm_share: float = 0.0
+    revenue_usd: float = 0.0
+
+
+# ----------------------------------------------------------------------------- ledger
+class Ledger(Component):
+    """Cash, the day's money flows and their daily history.
+
+    ``cash`` changes as money is booked; ``flows`` collects the day's amounts until the day is
+    recorded; ``history`` keeps ``demand_m_tokens``, ``revenue_usd`` and ``free_cash_flow_usd``
+    per day.  Fixed costs are booked daily.
+    """
+
+    role = "ledger"
+
+    @dataclasses.dataclass
+    class Config:
+        cash_usd: float = param(1.0e9, 0, 1e15, unit="USD", doc="cash at entry")
+        fixed_cost_usd_per_day: float = param(0.0, 0, 1e12, unit="USD/day",
+                                              doc="staff and overhead")
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.cash = float(cfg.cash_usd)
+        self.flows = Flows()
+        self._history: dict[str, list[float]] = {
+            "demand_m_tokens": [], "revenue_usd": [], "free_cash_flow_usd": []}
+
+    def book(self, what: str, amount: float) -> None:
+        """Book ``amount`` USD to flow ``what`` (costs and capex are paid, the rest received)."""
+        setattr(self.flows, what, getattr(self.flows, what) + amount)
+        if what in ("serving_cost_usd", "training_cost_usd", "fixed_cost_usd", "capex_usd"):
+            self.cash -= amount
+        elif what != "depreciation_usd":  # depreciation is not cash
+            self.cash += amount
+
+    def operating_cash_today(self) -> float:
+        return self.flows.operating_cash_usd
+
+    def book_day(self, outcome) -> None:
+        self.book("fixed_cost_usd", self.cfg.fixed_cost_usd_per_day)
+
+    def record_day(self) -> None:
+        h = self._history
+        seller = getattr(self.firm, "seller", None)
+        h["demand_m_tokens"].append(seller.outcome.demand_m_tokens if seller else 0.0)
+        h["revenue_usd"].append(self.flows.revenue_usd)
+        h["free_cash_flow_usd"].append(self.flows.free_cash_flow_usd)
+        self.flows = Flows()
+
+    def history(self, key: str) -> np.ndarray:
+        """Daily history of ``demand_m_tokens``, ``revenue_usd`` or ``free_cash_flow_usd``."""
+        return np.asarray(self._history[key])
+
+    def history_view(self) -> dict[str, np.ndarray]:
+        out = {}
+        for k, v in self._history.items():
+            a = np.asarray(v, dtype=float)
+            a.flags.writeable = False
+            out[k] = a
+        return out
+
+    def trailing(self, key: str, days: int) -> float:
+        """Sum of a history over the last ``days`` days."""
+        return float(sum(self._history[key][-days:])) if days > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------- GPUs
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stock:
+    """GPUs serving, training and on order at one moment."""
+
+    serving: float = 0.0
+    training: float = 0.0
+    on_order: float = 0.0
+
+    @property
+    def owned(self) -> float:
+        return self.serving + self.training
+
+
+class GpuFleet(Component):
+    """H100-equivalent GPUs: a serving pool (a SimPy ``Container``), GPUs held by training runs,
+    and orders on their way.
+
+    Orders are paid at ``gpu_price_usd`` each and join the serving pool ``gpu_lead_days`` later.
+    Each day a fraction ``1 - (1 - d)^(1/365)`` of serving and training GPUs is retired and
+    charged to depreciation at ``gpu_price_usd`` each.  Operating a GPU costs
+    ``cost_per_gpu_hour_usd`` an hour while it serves or trains.
+    """
+
+    role = "fleet"
+
+    @dataclasses.dataclass
+    class Config:
+        gpus: float = param(1000.0, 0, 1e9, unit="GPUs", doc="H100-equivalents at entry")
+        cost_per_gpu_hour_usd: float = param(1.0, 0, 1e4, unit="USD/GPU-hour",
+                                             doc="operating cost of an owned GPU-hour")
+        gpu_price_usd: float = param(25_000.0, 0, 1e8, unit="USD/GPU",
+                                     doc="price of a new GPU, server share included")
+        gpu_lead_days: float = param(120.0, 0, 3650, unit="days", doc="order to delivery")
+        gpu_depreciation_per_year: float = param(0.2, 0, 1, unit="1/year",
+                                                 doc="share of GPUs retired a year")
+        capacity: dict[str, Any] = param({"rule": "none"}, doc="capacity rule: GPU orders")
+
+    @classmethod
+    def check(cls, key, section, cfg):
+        validate_spec("capacity", section.capacity, f"{key}.capacity", cfg)
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.pool = simpy.Container(firm.env, init=float(cfg.gpus))
+        self.training = 0.0
+        self.on_order = 0.0
+        self.day_stock = Stock(self.pool.level)
+        self.rule = make("capacity", cfg.capacity)
+        self.rule.bind(firm.context("capacity"))
+        self._daily = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
+
+    @property
+    def serving(self) -> float:
+        return self.pool.level
+
+    def book_day(self, outcome) -> None:
+        """Keep the fleet the day's market ran on (the GPU columns of the firms table)."""
+        self.day_stock = Stock(self.pool.level, self.training, self.on_order)
+
+    @property
+    def owned(self) -> float:
+        """GPUs owned and delivered: serving plus training."""
+        return self.pool.level + self.training
+
+    def start(self) -> None:
+        if math.isfinite(self.rule.review_days):
+            self.firm.process(self._orders())
+
+    def _orders(self):
+        firm = self.firm
+        while True:
+            yield firm.env.timeout(self.rule.review_days)
+            n = self.rule.order(firm.view(), firm.context("capacity"))
+            if n > 0:
+                self.order(n)
+
+    def order(self, n: float) -> None:
+        """Pay for ``n`` GPUs now; they join the serving pool after the lead time."""
+        cost = n * self.cfg.gpu_price_usd
+        self.firm.ledger.book("capex_usd", cost)
+        self.on_order += n
+        self.firm.model.log(self.firm, "gpu_order", f"{n:.0f} GPUs for {cost:,.0f} USD", n)
+        self.firm.process(self._delivery(n))
+
+    def _delivery(self, n: float):
+        yield self.firm.env.timeout(self.cfg.gpu_lead_days)
+        self.on_order -= n
+        self.pool.put(n)
+        self.firm.model.log(self.firm, "gpu_delivery", f"{n:.0f} GPUs", n)
+
+    def depreciate(self) -> None:
+        rate = self._daily
+        if rate <= 0:
+            return
+        lost_serving = self.pool.level * rate
+        if lost_serving > 0:
+            taken = self.pool.get(lost_serving)
+            assert taken.triggered, "the serving pool never has a waiting request"
+        lost_training = self.training * rate
+        self.training -= lost_training
+        self.firm.ledger.book("depreciation_usd",
+                              (lost_serving + lost_training) * self.cfg.gpu_price_usd)
+
+
+# ----------------------------------------------------------------------------- tokens
+class TokenSeller(Component):
+    """Sells tokens in the daily market: a posted price, a model quality, and its price reviews.
+
+    Capacity is ``serving GPUs * tokens_per_gpu_hour * 24`` million tokens a day, with
+    ``tokens_per_gpu_hour = technology.tokens_per_gpu_hour_m * inference_efficiency``; the
+    marginal cost is ``cost_per_gpu_hour / tokens_per_gpu_hour`` USD per million tokens.
+    """
+
+    role = "seller"
+
+    @dataclasses.dataclass
+    class Config:
+        price_usd_per_m: float = param(1.0, 0, 1e6, unit="USD/M tokens", doc="price at entry")
+        quality: float = param(1200.0, -1e5, 1e5, unit="points", doc="model quality at entry")
+        inference_efficiency: float = param(1.0, 0, 1e4, lo_open=True, unit="x baseline",
+                                            doc="tokens per GPU-hour against the baseline")
+        review_days: float = param(30.0, 0.25, MAX_HORIZON_DAYS, unit="days",
+                                   doc="days between price reviews")
+        first_review_day: float = param(1.0, 0, MAX_HORIZON_DAYS, unit="days",
+                                        doc="day of the first review after entry")
+        reaction_lag_days: float | None = param(None, 0.25, 3650, unit="days",
+                                                doc="lag of a reaction to a watched rival's "
+                                                    "move (null: no reactions)")
+        reacts_to: list[str] = param(["all"], doc="whom it watches: all, kinds or firm names")
+        pricing: dict[str, Any] = param({"rule": "cost_plus"}, doc="pricing rule")
+
+    @classmethod
+    def check(cls, key, section, cfg):
+        targets = set(cfg.firms) | set(KINDS.names()) | {"all"}
+        for i, who in enumerate(section.reacts_to):
+            if who not in targets:
+                raise ConfigError(f"{key}.reacts_to[{i}]", who,
+                                  "all, a firm kind or a firm name", "unknown firm")
+        validate_spec("pricing", section.pricing, f"{key}.pricing", cfg)
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.price = float(cfg.price_usd_per_m)
+        self.quality = float(cfg.quality)
+        self.outcome = Outcome()
+        self.tokens_per_gpu_hour = (firm.model.cfg.technology.tokens_per_gpu_hour_m
+                                    * cfg.inference_efficiency)
+        self.rule = make("pricing", cfg.pricing)
+        self.rule.bind(firm.context("pricing"))
+        # Fired by the first watched rival move; later moves are counted until the review.
+        self.alarm: simpy.Event | None = None
+        self.moves_during_lag = 0
+
+    @property
+    def marginal_cost(self) -> float:
+        """USD per million tokens: ``cost_per_gpu_hour / tokens_per_gpu_hour``."""
+        return self.firm.fleet.cfg.cost_per_gpu_hour_usd / self.tokens_per_gpu_hour
+
+    @property
+    def capacity_m_tokens(self) -> float:
+        """Million tokens a day the serving pool can produce."""
+        return self.firm.fleet.serving * self.tokens_per_gpu_hour * 24.0
+
+    def start(self) -> None:
+        firm = self.firm
+        if self.cfg.reaction_lag_days is not None:
+            self.alarm = firm.env.event()
+            firm.process(self._reactions())
+        firm.process(self._reviews())
+
+    def decide_price(self) -> float:
+        """The pricing rule's price now (not posted)."""
+        firm = self.firm
+        return float(self.rule.price(firm.model.view(firm), firm.view(),
+                                     firm.context("pricing")))
+
+    def review(self, reason: str) -> None:
+        """Ask the pricing rule for a new price and post it."""
+        self.set_price(self.decide_price(), reason)
+
+    def set_price(self, new: float, reason: str) -> None:
+        """Post a price (>= 0); log it and let rivals see it if it moved by more than a tick."""
+        new = max(float(new), 0.0)
+        old = self.price
+        if abs(new - old) <= PRICE_TICK * max(old, 1e-9):
+            return
+        self.price = new
+        change = (new / old - 1.0) if old > 0 else math.inf
+        self.firm.model.log(self.firm, "price_change",
+                            f"{old:.6g} -> {new:.6g} ({change:+.1%}, {reason})", new)
+        self.firm.model.announce(self.firm, "price_change")
+
+    def _next_wait(self) -> float:
+        wait = self.rule.next_review(self.firm.view(), self.firm.context("pricing"))
+        return self.cfg.review_days if wait is None else wait
+
+    def _reviews(self):
+        env = self.firm.env
+        first = self._next_wait() if self.rule.name == "scripted" else None
+        yield env.timeout(self.cfg.first_review_day if first is None else 0.0)
+        while True:
+            self.review("review")
+            wait = self._next_wait()
+            if not math.isfinite(wait):
+                return
+            yield env.timeout(wait)
+
+    def _reactions(self):
+        env = self.firm.env
+        while True:
+            mover, kind = yield self.alarm
+            yield env.timeout(self.cfg.reaction_lag_days)
+            # One review answers this move and every move that arrived during the lag.
+            later, self.moves_during_lag = self.moves_during_lag, 0
+            self.alarm = env.event()
+            more = f" and {later} later move{'s' * (later > 1)}" if later else ""
+            self.review(f"reaction to {mover.name}'s {kind}{more}")
+
+    def watches(self, other) -> bool:
+        """Whether this firm reacts to ``other``'s moves (``reacts_to``: all, kinds or names)."""
+        if other is self.firm or self.alarm is None:
+            return False
+        watched = self.cfg.reacts_to
+        return "all" in watched or other.name in watched or other.kind in watched
+
+    def notify(self, mover, kind: str) -> None:
+        """A watched rival moved: fire the alarm, or count the move if it already rang."""
+        if self.alarm.triggered:
+            self.moves_during_lag += 1
+        else:
+            self.alarm.succeed((mover, kind))
+
+    def book_day(self, outcome: Outcome) -> None:
+        """Revenue, and serving cost ``served / tokens_per_gpu_hour * cost_per_gpu_hour``."""
+        self.outcome = outcome
+        ledger = self.firm.ledger
+        ledger.book("revenue_usd", outcome.revenue_usd)
+        ledger.book("serving_cost_usd", outcome.served_m_tokens / self.tokens_per_gpu_hour
+                    * self.firm.fleet.cfg.cost_per_gpu_hour_usd)
+
+
+# ----------------------------------------------------------------------------- research
+class Trainer(Component):
+    """Training runs: each holds GPUs out of the serving pool for whole days, costs
+    ``gpus * 24 * cost_per_gpu_hour`` a day and accrues effective compute
+    ``gpus * 24 * training_efficiency * algorithmic progress``; at its end the model is released
+    if its quality (the technology's scaling law) beats the current one."""
+
+    role = "trainer"
+
+    @dataclasses.dataclass
+    class Config:
+        training_efficiency: float = param(1.0, 0, 1e4, lo_open=True, unit="x baseline",
+                                           doc="effective compute per GPU-hour")
+        research: dict[str, Any] = param({"rule": "none"}, doc="research rule: training runs")
+
+    @classmethod
+    def check(cls, key, section, cfg):
+        validate_spec("research", section.research, f"{key}.research", cfg)
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.rule = make("research", cfg.research)
+        self.rule.bind(firm.context("research"))
+        self.run_compute = 0.0
+
+    def start(self) -> None:
+        self.firm.process(self._runs())
+
+    def _runs(self):
+        firm, rule = self.firm, self.rule
+        env, fleet, seller = firm.env, firm.fleet, firm.seller
+        while True:
+            plan = rule.plan(firm.view(), firm.context("research"))
+            if plan is None:
+                if not math.isfinite(rule.gap_days):
+                    return
+                yield env.timeout(max(rule.gap_days, 1.0))
+                continue
+            gpus, days = plan
+            request = fleet.pool.get(gpus)
+            try:
+                yield request
+            except simpy.Interrupt:
+                request.cancel()
+                raise
+            fleet.training, self.run_compute = gpus, 0.0
+            firm.model.log(firm, "training_start", f"{gpus:.0f} GPUs for {days:g} days", gpus)
+            yield env.timeout(days)
+            quality = firm.model.trained_quality(self.run_compute)
+            fleet.pool.put(fleet.training)
+            fleet.training = 0.0
+            if quality > seller.quality:
+                firm.model.log(firm, "release", f"quality {seller.quality:.1f} -> {quality:.1f}",
+                               quality)
+                seller.quality = quality
+                firm.model.announce(firm, "release")
+            else:
+                firm.model.log(firm, "training_end",
+                               f"quality {quality:.1f} not above {seller.quality:.1f}", quality)
+            if rule.gap_days > 0:
+                yield env.timeout(rule.gap_days)
+
+    def book_day(self, outcome) -> None:
+        fleet = self.firm.fleet
+        self.firm.ledger.book("training_cost_usd",
+                              fleet.training * 24.0 * fleet.cfg.cost_per_gpu_hour_usd)
+        self.run_compute += (fleet.training * 24.0 * self.cfg.training_efficiency
+                             * self.firm.model.algorithmic_progress())
+
+
+# ----------------------------------------------------------------------------- financing
+@dataclasses.dataclass
+class FundingConfig:
+    """Venture funding rounds (see :class:`VentureFunding`)."""
+
+    enabled: bool = param(False, doc="raise venture rounds when runway is short")
+    raise_below_runway_days: float = param(180.0, 0, MAX_HORIZON_DAYS, unit="days",
+                                           doc="start a round below this runway")
+    round_days: float = param(60.0, 0, 3650, lo_open=True, unit="days",
+                              doc="days from opening a round to its close")
+    retry_days: float = param(30.0, 0, 3650, lo_open=True, unit="days",
+                              doc="wait after a failed round")
+    min_round_usd: float = param(1.0e8, 0, 1e13, unit="USD", doc="smallest round")
+    max_round_usd: float = param(1.0e10, 0, 1e13, unit="USD", doc="largest round")
+    revenue_multiple: float = param(10.0, 0, 1e3, unit="x annual revenue",
+                                    doc="round size as a multiple of annualised revenue")
+    success_intercept: float = param(1.0, -50, 50, doc="logit of a round's success at score 0")
+    success_slope: float = param(2.0, -50, 50, doc="logit slope on the performance score")
+
+
+class VentureFunding(Component):
+    """A lean lab lives on venture rounds.
+
+    Runway is cash over burn, burn being minus the mean daily free cash flow (revenue less cash
+    costs and capex) over the last 90 days.  When runway falls below
+    ``funding.raise_below_runway_days`` the lab opens a round that closes ``funding.round_days``
+    later with probability ``1 / (1 + exp(-(b0 + b1 * score)))``, where
+    ``score = clip(log(R_30 / R_prev30), -2, 2) + (quality - outside quality) / 100``, ``R`` is
+    revenue, and the momentum term is 0 until the lab has 60 days of history.  A closed round
+    raises ``min(max_round_usd, max(min_round_usd, revenue_multiple * 365/30 * R_30))``.
+    The lab exits when its cash is negative and no round is under way.
+    """
+
+    role = "financing"
+
+    @dataclasses.dataclass
+    class Config:
+        funding: FundingConfig = param(FundingConfig(), doc="venture rounds")
+
+    @classmethod
+    def check(cls, key, section, cfg):
+        fu = section.funding
+        if fu.max_round_usd < fu.min_round_usd:
+            raise ConfigError(f"{key}.funding.max_round_usd", fu.max_round_usd,
+                              f"a number in [{fu.min_round_usd:g}, 1e+13] (at least "
+                              "min_round_usd)")
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.raising = False
+        self.next_raise = firm.env.now
+        self.rng = firm.seeds.generator("funding")
+
+    def runway_days(self) -> float:
+        """Days of cash left at the trailing 90-day burn rate (inf when not burning)."""
+        flows = self.firm.ledger._history["free_cash_flow_usd"][-90:]
+        burn = -sum(flows) / len(flows) if flows else 0.0
+        if burn <= 0:
+            return math.inf
+        return max(self.firm.ledger.cash, 0.0) / burn
+
+    def performance_score(self) -> float:
+        """Revenue momentum plus quality relative to the frontier (see class docstring)."""
+        rev = self.firm.ledger._history["revenue_usd"]
+        recent, before = sum(rev[-30:]), sum(rev[-60:-30])
+        if len(rev) < 60 or recent == before:
+            momentum = 0.0  # no evidence yet, or none either way
+        elif recent > 0 and before > 0:
+            momentum = float(np.clip(math.log(recent / before), -2.0, 2.0))
+        else:
+            momentum = 2.0 if recent > before else -2.0
+        return momentum + (self.firm.seller.quality - self.firm.model.outside_quality()) / 100.0
+
+    def after_day(self) -> None:
+        fu, firm = self.cfg.funding, self.firm
+        if (fu.enabled and not self.raising and firm.env.now >= self.next_raise
+                and self.runway_days() < fu.raise_below_runway_days):
+            self.raising = True
+            firm.process(self._round())
+        if firm.ledger.cash < 0 and not self.raising:
+            firm.exit("cash ran out and no funding round is open")
+
+    def _round(self):
+        fu, firm = self.cfg.funding, self.firm
+        firm.model.log(firm, "funding_start", f"runway {self.runway_days():.0f} days",
+                       firm.ledger.cash)
+        yield firm.env.timeout(fu.round_days)
+        score = self.performance_score()
+        chance = 1.0 / (1.0 + math.exp(-(fu.success_intercept + fu.success_slope * score)))
+        if self.rng.random() < chance:
+            annual_revenue = firm.ledger.trailing("revenue_usd", 30) * 365.0 / 30.0
+            amount = min(fu.max_round_usd, max(fu.min_round_usd, fu.revenue_multiple
+                                                 * annual_revenue))
+            firm.ledger.book("funding_usd", amount)
+            firm.model.log(firm, "funding_round",
+                           f"raised {amount:,.0f} USD (score {score:+.2f}, p={chance:.2f})",
+                           amount)
+        else:
+            self.next_raise = firm.env.now + fu.retry_days
+            firm.model.log(firm, "funding_failed", f"score {score:+.2f}, p={chance:.2f}", chance)
+        self.raising = False
+
+
+class ParentSubsidy(Component):
+    """A tech giant's parent covers the AI division's daily operating cash loss up to
+    ``subsidy_usd_per_day``: ``subsidy = min(cap, max(0, -(revenue - serving - training -
+    fixed)))``.  The division is closed (exits) if its cash still goes negative."""
+
+    role = "financing"
+
+    @dataclasses.dataclass
+    class Config:
+        subsidy_usd_per_day: float = param(0.0, 0, 1e12, unit="USD/day",
+                                           doc="most of a day's operating loss the parent covers")
+
+    def after_book(self, operating_cash: float) -> None:
+        subsidy = min(self.cfg.subsidy_usd_per_day, max(0.0, -operating_cash))
+        if subsidy > 0:
+            self.firm.ledger.book("subsidy_usd", subsidy)
+
+    def after_day(self) -> None:
+        if self.firm.ledger.cash < 0:
+            self.firm.exit("parent closed the loss-making AI division")

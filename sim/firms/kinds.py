@@ -1,0 +1,45 @@
+"""The kinds of firm, each a list of components (:mod:`sim.firms.components`).
+
+=============  =============================================================================
+kind           components
+=============  =============================================================================
+lean_lab       Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding: little cash, high
+               efficiency, fast reviews; lives on venture rounds and exits when cash runs out
+tech_giant     Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy: deep cash, GPUs at cost
+               from its own cloud, a parent whose profits cover the division's losses
+=============  =============================================================================
+
+What differs between kinds is which components they have; efficiency, review cadence and
+reaction lag are configuration (``conf/firm/*.yaml``).
+"""
+
+from __future__ import annotations
+
+from sim.firms.base import KINDS, Firm
+from sim.firms.components import (
+    GpuFleet,
+    Ledger,
+    ParentSubsidy,
+    TokenSeller,
+    Trainer,
+    VentureFunding,
+)
+
+__all__ = ["LeanLab", "TechGiant"]
+
+
+@KINDS.register("lean_lab")
+class LeanLab(Firm):
+    """A lean AI lab (DeepSeek-like): venture-funded, efficient, fast to review its prices."""
+
+    kind = "lean_lab"
+    components = (Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding)
+
+
+@KINDS.register("tech_giant")
+class TechGiant(Firm):
+    """A tech giant's AI division: deep cash, a parent that subsidises its losses, slower
+    reviews with a reaction lag."""
+
+    kind = "tech_giant"
+    components = (Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy)

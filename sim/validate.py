@@ -1,0 +1,166 @@
+"""Validation at the edge: one composed config in, one typed :class:`~sim.config.Config` out.
+
+Every value is checked from its field's :func:`~sim.core.params.param` metadata by
+:func:`sim.core.params.load` (type, range, unknown keys); each firm's section against its kind's
+config (:data:`sim.firms.KINDS`), then each kind's components' and rules' ``check()``.  The
+hand-written checks here are cross-references only: shocks name firms that exist and fall inside
+the horizon, a firm enters at most once, at least one firm.  Every failure is a one-line
+:class:`~sim.core.errors.ConfigError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sim.config.schema import Config
+from sim.core import params
+from sim.core.errors import ConfigError
+from sim.firms import KINDS
+
+__all__ = ["validate", "firm_section", "firm_schema", "register_schema"]
+
+
+def _spec_schema(kind: str) -> type:
+    """Hydra's mirror of a rule spec: ``rule``, ``preset`` and every parameter of every rule of
+    that kind, all unset (``None``); the checker keeps only what is set."""
+    from sim.strategies import REGISTRY
+
+    names: dict[str, None] = {}
+    for _, cls in REGISTRY[kind].items():
+        for f in dataclasses.fields(cls.Params):
+            names.setdefault(f.name)
+    fields = [("rule", Any, dataclasses.field(default=None)),
+              ("preset", Any, dataclasses.field(default=None))]
+    fields += [(n, Any, dataclasses.field(default=None)) for n in names]
+    return dataclasses.make_dataclass(f"{kind.title()}SpecSchema", fields)
+
+
+def firm_schema() -> type:
+    """Hydra's mirror of a firm section: the union of every kind's keys, all unset (``None``), so
+    that ``firms.X.quality=1200`` is a key whatever the preset sets, while a misspelled key is
+    refused at composition.  :func:`firm_section` then checks the keys that are set against the
+    firm's own kind, so a key of another kind is refused there."""
+    from sim.config.schema import hydra_schema
+    from sim.firms import FirmConfig
+
+    specs = {k: _spec_schema(k) for k in ("pricing", "research", "capacity")}
+    fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+    for _, kind in KINDS.items():
+        mirror = hydra_schema(kind.Config, types_of=specs, unset=True)
+        for f in dataclasses.fields(mirror):
+            if f.name not in fields:
+                fields[f.name] = (f.name, f.type, dataclasses.field(
+                    default=f.default, default_factory=f.default_factory)
+                    if f.default_factory is dataclasses.MISSING else
+                    dataclasses.field(default_factory=f.default_factory))
+    for name in (f.name for f in dataclasses.fields(FirmConfig)):
+        fields.setdefault(name, (name, Any, dataclasses.field(default=None)))
+    return dataclasses.make_dataclass("FirmSchema", list(fields.values()))
+
+
+_REGISTERED = False
+
+
+def register_schema() -> None:
+    """Register the config schema (with :func:`firm_schema`) in Hydra's ConfigStore, once."""
+    global _REGISTERED
+    if not _REGISTERED:
+        from sim.config.schema import register_configs
+
+        register_configs(firm_schema())
+        _REGISTERED = True
+
+
+def _set(raw: Any) -> Any:
+    """``raw`` without its unset (``None``) entries, recursively; a mapping left empty is
+    unset too.  Lists are kept as they are."""
+    if isinstance(raw, dict):
+        out = {}
+        for k, v in raw.items():
+            v = _set(v)
+            if v is None or (isinstance(v, dict) and not v and k != "preset"):
+                continue
+            out[k] = v
+        return out
+    return raw
+
+
+def firm_section(key: str, raw: Any, day_of=None):
+    """A firm's raw section checked against its kind's config dataclass."""
+    if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
+        raw = params._plain(raw)
+    if not isinstance(raw, dict):
+        raise ConfigError(key, raw, "a mapping of the firm's keys, or a preset with "
+                          f"+firm@{key}=NAME ({', '.join(KINDS.names())})", "not a firm section")
+    raw = _set(raw)
+    kind = KINDS.get(raw.get("kind"), f"{key}.kind")
+    return params.load(kind.Config, raw, key, day_of=day_of)
+
+
+def validate(cfg: Any) -> Config:
+    """Check a composed configuration (a ``DictConfig``, a plain mapping or a
+    :class:`Config`) and return it as a typed :class:`Config`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first offending key, its value and the allowed range.
+    """
+    if hasattr(cfg, "_metadata") and hasattr(cfg, "_get_node"):  # an OmegaConf container
+        from omegaconf import OmegaConf
+
+        raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        raw.pop("hydra", None)
+    else:
+        raw = params._plain(cfg)
+    if not isinstance(raw, dict):
+        raise ConfigError("<root>", type(cfg).__name__, "a pricewars Config", "not a config")
+    firms_raw = raw.get("firms", {})
+    start = params.date("start_date", raw.get("start_date", "2024-01-01"))
+    day_of = _day_counter(start)
+    typed: Config = params.load(Config, {**raw, "firms": {}}, day_of=day_of)
+    if not isinstance(firms_raw, dict):
+        raise ConfigError("firms", firms_raw, "a mapping of firm name to its section",
+                          "not a mapping")
+    if not firms_raw:
+        raise ConfigError("firms", {}, "at least one firm", "no firms")
+    for name, section in firms_raw.items():
+        name = str(name)
+        if not name.replace("_", "").isalnum():
+            raise ConfigError(f"firms.{name}", name, "letters, digits and _", "bad firm name")
+        typed.firms[name] = firm_section(f"firms.{name}", section, day_of)
+    for name, section in typed.firms.items():
+        kind = KINDS.get(section.kind)
+        for comp in kind.components:
+            comp.check(f"firms.{name}", section, typed)
+    _check_shocks(typed)
+    return typed
+
+
+def _day_counter(start):
+    def day_of(when):
+        if isinstance(when, str):
+            return float((params.date("date", when) - start).days)
+        return float(when)
+
+    return day_of
+
+
+def _check_shocks(cfg: Config) -> None:
+    for i, sh in enumerate(cfg.shocks):
+        key = f"shocks[{i}]"
+        if isinstance(sh.at, str):
+            params.when(f"{key}.at", sh.at, cfg.start, cfg.horizon_days)
+        else:
+            params.integer(f"{key}.at", sh.at, 0, cfg.horizon_days, hi_open=True)
+        if sh.kind in ("entry", "price_cut"):
+            if sh.firm not in cfg.firms:
+                raise ConfigError(f"{key}.firm", sh.firm, ", ".join(cfg.firms), "unknown firm")
+        elif sh.firm is not None:
+            raise ConfigError(f"{key}.firm", sh.firm, "null for a demand_jump",
+                              "a demand jump applies to the whole market")
+    entries = [s.firm for s in cfg.shocks if s.kind == "entry"]
+    if len(entries) != len(set(entries)):
+        dup = next(f for f in entries if entries.count(f) > 1)
+        raise ConfigError("shocks", dup, "one entry shock per firm", "firm enters twice")

@@ -1,0 +1,136 @@
+"""What a decision rule sees: frozen views of the market and of its own firm, and a small context.
+
+A rule never holds the model or a firm.  At each decision the firm hands its rule
+
+* a :class:`MarketView`: every active firm's offer (names, prices, qualities), their marginal
+  costs and capacities (the rules assume complete information, as the static benchmarks do),
+  the customer segments' sizes and tastes today and the outside seller's offer;
+* a :class:`FirmView`: the deciding firm's own state (costs, GPUs, cash, yesterday's outcome,
+  daily histories);
+* a :class:`RuleContext`: the clock, the rule's own random Generator, the store shared by rules
+  that learn together (the Q-learning arena), and the calendar.
+
+Views are read-only snapshots: their arrays are copies or read-only, and changing them changes
+nothing in the model.  Units as everywhere: USD per million tokens, million tokens a day, days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.markets import tokens
+
+__all__ = ["MarketView", "FirmView", "RuleContext", "LogTermSource", "readonly"]
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class LogTermSource(Protocol):
+    """Anything that can give firm ``k``'s rivals' logit log term per segment (the model's
+    offer book, kept incrementally so a best response does not rebuild it)."""
+
+    def rival_log_term(self, k: int) -> np.ndarray: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MarketView:
+    """The token market as the firm at index ``me`` sees it now.
+
+    Arrays have one entry per active firm (``names`` order); segment arrays one per segment.
+    ``capacities`` are million tokens a day; ``capacity`` is the deciding firm's own.
+    """
+
+    me: int
+    names: tuple[str, ...]
+    prices: np.ndarray
+    qualities: np.ndarray
+    costs: np.ndarray
+    capacities: np.ndarray
+    sizes: np.ndarray
+    alpha: np.ndarray
+    theta: np.ndarray
+    outside_price: float
+    outside_quality: float
+    capacity_limits: bool
+    rechoice_rounds: int = 1
+    book: LogTermSource | None = None
+
+    @property
+    def capacity(self) -> float:
+        """The deciding firm's capacity, million tokens a day."""
+        return float(self.capacities[self.me])
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    def rival_log_term(self) -> np.ndarray:
+        """``L_j = ln(1 + sum_{k != me} exp(v_kj))`` per segment: the rivals' and the outside
+        option's logit weight, from the model's offer book when there is one."""
+        if self.book is not None:
+            return self.book.rival_log_term(self.me)
+        others = np.arange(self.n) != self.me
+        return tokens.log_inclusive(tokens.relative_utilities(
+            self.prices[others], self.qualities[others], self.alpha, self.theta,
+            self.outside_price, self.outside_quality))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FirmView:
+    """The deciding firm's own state (USD, GPUs, million tokens, days).
+
+    ``history`` maps ``demand_m_tokens``, ``revenue_usd`` and ``free_cash_flow_usd`` to their
+    daily series (read-only arrays, oldest first).
+    """
+
+    name: str
+    kind: str
+    price: float
+    quality: float
+    marginal_cost: float
+    cost_per_gpu_hour_usd: float
+    tokens_per_gpu_hour: float
+    cash: float
+    gpus_serving: float
+    gpus_training: float
+    gpus_on_order: float
+    gpu_price_usd: float
+    gpu_lead_days: float
+    choice_share: float
+    served_m_tokens: float
+    history: Mapping[str, np.ndarray]
+
+    def trailing(self, key: str, days: int) -> float:
+        """Sum of a daily history over its last ``days`` days."""
+        h = self.history[key]
+        return float(h[-days:].sum()) if days > 0 and h.size else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleContext:
+    """A rule's own handles: the clock (``now`` in days), its Generator, the shared store of
+    rules that learn together (keyed by the rule's name), the calendar's start date, and
+    ``log(kind, detail, value)`` to add a row to the events table under the firm's name."""
+
+    firm: str
+    now: float
+    rng: np.random.Generator
+    shared: dict[str, Any]
+    start: _dt.date
+    log: Callable[[str, str, float], None] = lambda kind, detail, value=0.0: None
+
+    def day_of(self, when: Any) -> float:
+        """Day number of ``when``: a number of days, or an ISO date counted from ``start``."""
+        if isinstance(when, str):
+            return float((_dt.date.fromisoformat(when) - self.start).days)
+        return float(when)

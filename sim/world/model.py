@@ -1,0 +1,299 @@
+"""PriceWarModel: a Mesa model whose clock is a SimPy environment.
+
+One clock: ``env.now`` in days (1.0 = one day).  ``model.step()`` advances exactly one day by
+running the SimPy environment to the next integer time, so Mesa's own ``model.time`` equals
+``env.now`` between steps and SolaraViz can drive the same model.  The order of a day's work is
+the :class:`~sim.world.schedule.DailySchedule` (shocks in the morning; compute market, token
+clearing, booking, depreciation, record and financing at midday); firms' decisions are SimPy
+processes at their own times.
+
+One source of randomness: the seed tree (:class:`sim.core.rng.SeedTree`) rooted at the config's
+seed; the segments, Mesa and every firm's rules and funding draw from their own named children,
+so adding a firm does not reshuffle anyone else's draws.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import mesa
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.config.schema import Config
+from sim.core.rng import SeedTree
+from sim.economics import hhi
+from sim.firms import KINDS, Firm, Outcome
+from sim.markets import tokens
+from sim.views import MarketView
+from sim.world.demand import Segments
+from sim.world.exogenous import Path, Technology
+from sim.world.offers import OfferBook
+from sim.world.record import EVENT_COLUMNS, FIRM_COLUMNS, FIRM_REPORTERS, MARKET_COLUMNS
+from sim.world.schedule import DailySchedule
+
+__all__ = ["PriceWarModel", "FIRM_COLUMNS", "MARKET_COLUMNS", "EVENT_COLUMNS"]
+
+
+class PriceWarModel(mesa.Model):
+    """Firms (Mesa agents with SimPy processes) competing in a daily-cleared token market.
+
+    Parameters
+    ----------
+    cfg : Config
+        A validated configuration (:func:`sim.validate.validate`).
+    """
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.seeds = SeedTree(cfg.seed)
+        super().__init__(rng=self.seeds.generator("mesa"))
+        self.env = simpy.Environment()
+        self.segments = Segments(cfg.segments, self.seeds.generator("segments"))
+        self.outside_price_path = Path(cfg.outside.price, cfg.day_of)
+        self.outside_quality_path = Path(cfg.outside.quality, cfg.day_of)
+        self.technology = Technology(cfg.technology)
+        self.active: list[Firm] = []
+        self.book = OfferBook(self.segments.alpha, self.segments.theta)
+        self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
+        self.exits: dict[str, int] = {}  # firm name -> the day it left
+        # State the rules of this model share (the Q-learning arena), by summary key; each
+        # object's ``summary(firms, market)`` is added to the run summary under that key.
+        self.shared: dict[str, object] = {}
+        self.market_row: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={c: functools.partial(_market_value, column=c)
+                             for c in MARKET_COLUMNS if c != "date"},
+            agent_reporters=FIRM_REPORTERS,
+            tables={"events": EVENT_COLUMNS},
+        )
+        self._pending_shocks = sorted(cfg.shocks, key=lambda s: cfg.day_of(s.at))
+        # Firms present at t = 0 are created, not announced as entries: every one of them is in
+        # the market before anyone's first decision.
+        for name in cfg.firms:
+            if cfg.entry_day(name) is None:
+                self._create(name)
+        for firm in list(self.active):
+            firm.start()
+        self.schedule = DailySchedule(self.env, {
+            "shocks": self._shocks_today,
+            "token_market": self._clear,
+            "booking": self._book,
+            "depreciation": self._depreciate,
+            "record": self._record,
+            "financing": self._financing,
+        })
+        self.running = cfg.horizon_days > 0
+
+    # ----------------------------------------------------------------- clock
+    @property
+    def now(self) -> float:
+        """Simulated time in days (SimPy's ``env.now``)."""
+        return self.env.now
+
+    @property
+    def day(self) -> int:
+        """The current day, ``floor(now)``."""
+        return int(self.env.now)
+
+    def step(self) -> None:
+        """Advance one day."""
+        self.env.run(until=self.env.now + 1.0)
+        self.running = self.env.now < self.cfg.horizon_days
+
+    def run(self, progress: bool = False) -> None:
+        """Run to ``horizon_days``; ``progress`` shows a tqdm bar on a terminal."""
+        from tqdm.auto import tqdm
+
+        remaining = int(self.cfg.horizon_days - self.env.now)
+        with tqdm(total=remaining, unit="day", disable=not progress or None, leave=False) as bar:
+            while self.running:
+                self.step()
+                bar.update(1)
+
+    # ----------------------------------------------------------------- environment
+    def outside_price(self, day: float | None = None) -> float:
+        """The outside option's price (USD/M) on ``day`` (today by default)."""
+        return self.outside_price_path(self.day if day is None else day)
+
+    def outside_quality(self, day: float | None = None) -> float:
+        return self.outside_quality_path(self.day if day is None else day)
+
+    def algorithmic_progress(self) -> float:
+        """Effective-compute multiplier ``algorithmic_progress_per_year^(now/365)``."""
+        return self.technology.progress(self.env.now)
+
+    def trained_quality(self, effective_gpu_hours: float) -> float:
+        """``quality_anchor + points_per_decade * log10(C / anchor_gpu_hours)``."""
+        return self.technology.trained_quality(effective_gpu_hours)
+
+    def _book_now(self) -> OfferBook:
+        return self.book.current(self.day, [f.seller for f in self.active],
+                                 self.outside_price(), self.outside_quality())
+
+    def view(self, firm: Firm) -> MarketView:
+        """The market as ``firm`` sees it now."""
+        book = self._book_now()
+        act = self.active
+        return MarketView(
+            me=book.index(firm.seller),
+            names=tuple(f.name for f in act),
+            prices=book.prices.copy(),
+            qualities=book.qualities.copy(),
+            costs=np.array([f.seller.marginal_cost for f in act]),
+            capacities=np.array([f.seller.capacity_m_tokens for f in act]),
+            sizes=self.segments.sizes_at(self.day),
+            alpha=self.segments.alpha,
+            theta=self.segments.theta,
+            outside_price=book.outside_price,
+            outside_quality=book.outside_quality,
+            capacity_limits=self.cfg.market.capacity_limits,
+            rechoice_rounds=self.cfg.market.rechoice_rounds,
+            book=book,
+        )
+
+    # ----------------------------------------------------------------- firms
+    def _create(self, name: str) -> Firm:
+        fcfg = self.cfg.firms[name]
+        firm = KINDS[fcfg.kind](self, name, fcfg)
+        self.active.append(firm)
+        self.firms[name] = firm
+        self.book.invalidate()
+        self.log(firm, "entry", f"{fcfg.kind} at {firm.seller.price:.6g} USD/M, quality "
+                 f"{firm.seller.quality:.0f}", firm.seller.price)
+        return firm
+
+    def enter(self, name: str) -> Firm:
+        """Firm ``name`` enters now (an entry shock): create it, start it, let rivals see it."""
+        firm = self._create(name)
+        firm.start()
+        self.announce(firm, "entry")
+        return firm
+
+    def on_exit(self, firm: Firm) -> None:
+        self.active.remove(firm)
+        self.exits[firm.name] = self.day
+        self.book.invalidate()
+
+    def announce(self, firm: Firm, kind: str) -> None:
+        """Tell every active rival that watches ``firm`` about its move (price_change, entry or
+        release); a price change or release also updates the offer book."""
+        if kind != "entry":
+            self.book.update(firm.seller, self.day)
+        for other in self.active:
+            if other.seller.watches(firm):
+                other.seller.notify(firm, kind)
+
+    def log(self, firm: Firm | None, kind: str, detail: str, value: float = 0.0) -> None:
+        """Append a row to the events table."""
+        self.datacollector.add_table_row("events", {
+            "time": float(self.env.now), "day": self.day, "date": "",
+            "firm": firm.name if firm is not None else "", "kind": kind, "detail": detail,
+            "value": float(value),
+        })
+
+    # ----------------------------------------------------------------- the daily steps
+    def _shocks_today(self) -> None:
+        """Morning step: apply every shock dated today."""
+        while self._pending_shocks and self.cfg.day_of(self._pending_shocks[0].at) <= self.now:
+            shock = self._pending_shocks.pop(0)
+            if shock.kind == "entry":
+                self.enter(shock.firm)
+            elif shock.kind == "price_cut":
+                firm = self.firms.get(shock.firm)
+                if firm is not None and firm.alive:
+                    self.log(firm, "shock", f"price cut of {shock.fraction:.0%}", shock.fraction)
+                    firm.seller.set_price(firm.seller.price * (1.0 - shock.fraction), "shock")
+            elif shock.kind == "demand_jump":
+                self.segments.jump *= shock.factor
+                self.log(None, "shock", f"demand x{shock.factor:g}", shock.factor)
+
+    def _clear(self) -> None:
+        """Token-market step: clear today's market at the posted offers and capacities."""
+        act = self.active
+        sizes = self.segments.sizes_at(self.day)
+        total = float(sizes.sum())
+        p0, q0 = self.outside_price(), self.outside_quality()
+        row = dict.fromkeys(MARKET_COLUMNS[2:], 0.0)
+        row.update(day=self.day, total_demand_m_tokens=total, outside_price_usd_per_m=p0,
+                   outside_quality=q0, outside_m_tokens=total, outside_choice_share=1.0)
+        self._outcomes: list[Outcome] = []
+        if act:
+            prices = np.array([f.seller.price for f in act])
+            capacities = np.array([f.seller.capacity_m_tokens for f in act])
+            res = tokens.clear(
+                prices, np.array([f.seller.quality for f in act]),
+                capacities if self.cfg.market.capacity_limits else None,
+                sizes, self.segments.alpha, self.segments.theta, p0, q0,
+                self.cfg.market.rechoice_rounds,
+            )
+            served_total = float(res.served.sum())
+            firm_shares = res.served / served_total if served_total > 0 else np.zeros(len(act))
+            self._outcomes = [Outcome(
+                demand_m_tokens=float(res.demand[k]), served_m_tokens=float(res.served[k]),
+                rationed_m_tokens=float(res.rationed[k]), capacity_m_tokens=float(capacities[k]),
+                choice_share=float(res.choice_share[k]),
+                token_share=float(res.served[k]) / total, firm_share=float(firm_shares[k]),
+                revenue_usd=float(res.revenue[k]),
+            ) for k in range(len(act))]
+            row.update(
+                n_firms=len(act), firms_demand_m_tokens=float(res.demand.sum()),
+                served_m_tokens=served_total, rationed_m_tokens=float(res.rationed.sum()),
+                unserved_m_tokens=res.unserved, outside_m_tokens=res.outside,
+                outside_choice_share=res.outside_choice_share,
+                mean_price_usd_per_m=res.spend / served_total if served_total > 0 else 0.0,
+                min_price_usd_per_m=float(prices.min()), hhi=hhi(firm_shares),
+                customer_spend_usd=res.spend, consumer_surplus_usd=res.consumer_surplus,
+            )
+        self.market_row = row
+
+    def _book(self) -> None:
+        """Booking step: every firm books its outcome of today's clearing."""
+        for firm, outcome in zip(list(self.active), self._outcomes, strict=True):
+            firm.book_day(outcome)
+
+    def _depreciate(self) -> None:
+        for firm in self.active:
+            firm.depreciate()
+
+    def _record(self) -> None:
+        self.datacollector.collect(self)
+        for firm in self.active:
+            firm.record_day()
+
+    def _financing(self) -> None:
+        for firm in list(self.active):
+            firm.after_day()
+
+    # ----------------------------------------------------------------- results
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """``(firms, market, events)`` DataFrames of everything recorded so far."""
+        dc = self.datacollector
+        start = np.datetime64(self.cfg.start, "D")
+        if dc._agent_records:
+            firms = dc.get_agent_vars_dataframe().reset_index(drop=True)
+        else:
+            firms = pd.DataFrame(columns=[c for c in FIRM_COLUMNS if c != "date"])
+        firms = _with_date(firms.astype({"day": "int64"}), start)[FIRM_COLUMNS]
+        market = pd.DataFrame(dc.model_vars)
+        if market.empty:
+            market = pd.DataFrame(columns=[c for c in MARKET_COLUMNS if c != "date"])
+        market = _with_date(market.astype({"day": "int64", "n_firms": "int64"}),
+                            start)[MARKET_COLUMNS]
+        events = dc.get_table_dataframe("events").astype({"day": "int64", "time": "float64",
+                                                           "value": "float64"})
+        events = _with_date(events.drop(columns="date"), start)[EVENT_COLUMNS]
+        return firms, market, events
+
+
+def _market_value(model: PriceWarModel, column: str) -> float:
+    """Mesa model reporter: one column of the day's market row."""
+    return model.market_row[column]
+
+
+def _with_date(df: pd.DataFrame, start: np.datetime64) -> pd.DataFrame:
+    df = df.copy()
+    days = df["day"].to_numpy().astype("timedelta64[D]")
+    df["date"] = (start + days).astype("datetime64[ms]")  # the unit parquet stores
+    return df

@@ -1,0 +1,47 @@
+"""The output schema: the columns of the firms, market and events tables, and the Mesa
+DataCollector reporters that fill them.  docs/outputs.md gives each column's unit."""
+
+from __future__ import annotations
+
+import operator
+
+__all__ = ["FIRM_REPORTERS", "FIRM_COLUMNS", "MARKET_COLUMNS", "EVENT_COLUMNS"]
+
+FIRM_REPORTERS = {
+    "day": operator.attrgetter("model.day"),
+    "firm": operator.attrgetter("name"),
+    "kind": operator.attrgetter("kind"),
+    "price_usd_per_m": operator.attrgetter("seller.price"),
+    "marginal_cost_usd_per_m": operator.attrgetter("seller.marginal_cost"),
+    "quality": operator.attrgetter("seller.quality"),
+    "choice_share": operator.attrgetter("seller.outcome.choice_share"),
+    "token_share": operator.attrgetter("seller.outcome.token_share"),
+    "firm_share": operator.attrgetter("seller.outcome.firm_share"),
+    "demand_m_tokens": operator.attrgetter("seller.outcome.demand_m_tokens"),
+    "served_m_tokens": operator.attrgetter("seller.outcome.served_m_tokens"),
+    "rationed_m_tokens": operator.attrgetter("seller.outcome.rationed_m_tokens"),
+    "capacity_m_tokens": operator.attrgetter("seller.outcome.capacity_m_tokens"),
+    # The fleet the day's market ran on (before the day's depreciation).
+    "gpus": operator.attrgetter("fleet.day_stock.owned"),
+    "gpus_serving": operator.attrgetter("fleet.day_stock.serving"),
+    "gpus_training": operator.attrgetter("fleet.day_stock.training"),
+    "gpus_on_order": operator.attrgetter("fleet.day_stock.on_order"),
+    "revenue_usd": operator.attrgetter("ledger.flows.revenue_usd"),
+    "serving_cost_usd": operator.attrgetter("ledger.flows.serving_cost_usd"),
+    "training_cost_usd": operator.attrgetter("ledger.flows.training_cost_usd"),
+    "fixed_cost_usd": operator.attrgetter("ledger.flows.fixed_cost_usd"),
+    "capex_usd": operator.attrgetter("ledger.flows.capex_usd"),
+    "depreciation_usd": operator.attrgetter("ledger.flows.depreciation_usd"),
+    "funding_usd": operator.attrgetter("ledger.flows.funding_usd"),
+    "subsidy_usd": operator.attrgetter("ledger.flows.subsidy_usd"),
+    "operating_profit_usd": operator.attrgetter("ledger.flows.operating_profit_usd"),
+    "cash_usd": operator.attrgetter("ledger.cash"),
+}
+FIRM_COLUMNS = ["day", "date", *list(FIRM_REPORTERS)[1:]]
+MARKET_COLUMNS = [
+    "day", "date", "n_firms", "total_demand_m_tokens", "firms_demand_m_tokens", "served_m_tokens",
+    "rationed_m_tokens", "unserved_m_tokens", "outside_m_tokens", "outside_choice_share",
+    "outside_price_usd_per_m", "outside_quality", "mean_price_usd_per_m", "min_price_usd_per_m",
+    "hhi", "customer_spend_usd", "consumer_surplus_usd",
+]
+EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
