@@ -41,7 +41,7 @@ _EXPORTS = {
     "compose": "sim.api",
     "simulate": "sim.api",
     "write": "sim.api",
-    "validate": "sim.validate",
+    "validate": "sim.validation",
     "Result": "sim.analysis.result",
     "Config": "sim.config.schema",
     "ConfigError": "sim.core.errors",

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from sim.analysis.result import Result, json_ready, summarize
 from sim.config.schema import Config
-from sim.validate import validate
+from sim.validation import validate
 
 __all__ = ["compose", "simulate", "run", "write"]
 

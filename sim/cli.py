@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from sim.errors import ConfigError, Raw
-from sim.validate import validate
+from sim.validation import validate
 
 log = logging.getLogger("pricewars")
 
@@ -107,7 +107,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     from sim import CONF_DIR
-    from sim.validate import register_schema
+    from sim.validation import register_schema
 
     register_schema()
     try:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     import hydra
 
     from sim import CONF_DIR
-    from sim.validate import register_schema
+    from sim.validation import register_schema
 
     register_schema()
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -1,6 +1,6 @@
 """Layer 5: the configuration schema (:mod:`sim.config.schema`) and its Hydra registration.
 
-Checking a composed config lives one layer up, in :func:`sim.validate.validate`, because each
+Checking a composed config lives one layer up, in :func:`sim.validation.validate`, because each
 firm's section is checked by its kind (:mod:`sim.firms`)."""
 
 from sim.config.schema import (

@@ -4,7 +4,7 @@ metadata (range, unit, doc).
 Hydra composes ``conf/config.yaml`` over a mirror of :class:`Config` whose leaves are untyped
 (:func:`hydra_schema`, registered as ``config_schema``): it fixes the key set, so a misspelled
 key fails at composition, and lets every value through as written, so that the one checker
-(:func:`sim.core.params.load`, called by :func:`sim.validate.validate`) sees ``output.figures=2``
+(:func:`sim.core.params.load`, called by :func:`sim.validation.validate`) sees ``output.figures=2``
 as the integer it is, not as a coerced ``true``.  A firm's section depends on its kind
 (:mod:`sim.firms`), so ``firms`` is a mapping checked kind by kind.
 
@@ -233,7 +233,7 @@ def _mirror_values(mirror: type, values: dict[str, Any]) -> dict[str, Any]:
 
 def register_configs(firm_schema: type | None = None) -> None:
     """Register the schema as ``config_schema`` in Hydra's ConfigStore (idempotent); with
-    ``firm_schema`` the ``firms`` mapping holds that mirror type (:func:`sim.validate
+    ``firm_schema`` the ``firms`` mapping holds that mirror type (:func:`sim.validation
     .register_schema` passes the union of every firm kind's keys)."""
     from hydra.core.config_store import ConfigStore
 

@@ -42,7 +42,7 @@ class PriceWarModel(mesa.Model):
     Parameters
     ----------
     cfg : Config
-        A validated configuration (:func:`sim.validate.validate`).
+        A validated configuration (:func:`sim.validation.validate`).
     """
 
     def __init__(self, cfg: Config):
