@@ -116,18 +116,28 @@ class FirmView:
         return float(h[-days:].sum()) if days > 0 and h.size else 0.0
 
 
+def _no_log(kind: str, detail: str, value: float = 0.0) -> None:
+    pass
+
+
 @dataclasses.dataclass(frozen=True)
 class RuleContext:
-    """A rule's own handles: the clock (``now`` in days), its Generator, the shared store of
-    rules that learn together (keyed by the rule's name), the calendar's start date, and
-    ``log(kind, detail, value)`` to add a row to the events table under the firm's name."""
+    """A rule's own handles: the clock (``now`` in days, read from ``clock``), its Generator,
+    the shared store of rules that learn together (keyed by the rule's name), the calendar's
+    start date, and ``log(kind, detail, value)`` to add a row to the events table under the
+    firm's name."""
 
     firm: str
-    now: float
+    clock: Callable[[], float]
     rng: np.random.Generator
     shared: dict[str, Any]
     start: _dt.date
-    log: Callable[[str, str, float], None] = lambda kind, detail, value=0.0: None
+    log: Callable[..., None] = _no_log
+
+    @property
+    def now(self) -> float:
+        """The simulation time, days."""
+        return self.clock()
 
     def day_of(self, when: Any) -> float:
         """Day number of ``when``: a number of days, or an ISO date counted from ``start``."""

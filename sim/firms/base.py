@@ -139,12 +139,17 @@ class Firm(mesa.Agent):
         self.seeds = model.seeds.child(f"firm:{name}")
         self.alive = True
         self._processes: list[simpy.Process] = []
-        self._rngs: dict[str, np.random.Generator] = {}
+        self._contexts: dict[str, RuleContext] = {}
         self.parts: list[Component] = []
         for comp in self.components:
             part = comp(self, cfg)
             setattr(self, comp.role, part)
             self.parts.append(part)
+        # Each daily hook, bound to the components that have it (the rest would be no-ops).
+        self._hooks = {hook: [getattr(p, hook) for p in self.parts
+                              if getattr(type(p), hook) is not getattr(Component, hook)]
+                       for hook in ("book_day", "after_book", "depreciate", "record_day",
+                                    "after_day")}
 
     def start(self) -> None:
         """Start every component's processes (once the firm is in the market)."""
@@ -169,14 +174,18 @@ class Firm(mesa.Agent):
             return None
 
     def context(self, use: str) -> RuleContext:
-        """The :class:`RuleContext` of this firm's ``use`` rule now."""
-        rng = self._rngs.get(use)
-        if rng is None:
-            rng = self._rngs[use] = self.seeds.generator(use)
-        return RuleContext(firm=self.name, now=self.env.now, rng=rng, shared=self.model.shared,
-                           start=self.model.cfg.start,
-                           log=lambda kind, detail, value=0.0: self.model.log(self, kind, detail,
-                                                                              value))
+        """The :class:`RuleContext` of this firm's ``use`` rule (one per use, with its own
+        stream ``firm:<name>/<use>`` of the seed tree)."""
+        ctx = self._contexts.get(use)
+        if ctx is None:
+            env = self.env
+            ctx = self._contexts[use] = RuleContext(
+                firm=self.name, clock=lambda: env.now, rng=self.seeds.generator(use),
+                shared=self.model.shared, start=self.model.cfg.start, log=self._log)
+        return ctx
+
+    def _log(self, kind: str, detail: str, value: float = 0.0) -> None:
+        self.model.log(self, kind, detail, value)
 
     def view(self) -> FirmView:
         """A frozen view of this firm's own state."""
@@ -202,27 +211,29 @@ class Firm(mesa.Agent):
 
     # ----------------------------------------------------------------- the day's steps
     def book_day(self, outcome) -> None:
-        """Booking step: every component books the day, then the financing hook runs."""
-        before = self.ledger.operating_cash_today()
-        for part in self.parts:
-            part.book_day(outcome)
-        operating = self.ledger.operating_cash_today() - before
-        for part in self.parts:
-            part.after_book(operating)
+        """Booking step: every component books the day, then the financing hook runs with the
+        day's operating cash (revenue less serving, training and fixed costs)."""
+        for hook in self._hooks["book_day"]:
+            hook(outcome)
+        after = self._hooks["after_book"]
+        if after:
+            operating = self.ledger.flows.operating_cash_usd
+            for hook in after:
+                hook(operating)
 
     def depreciate(self) -> None:
-        for part in self.parts:
-            part.depreciate()
+        for hook in self._hooks["depreciate"]:
+            hook()
 
     def record_day(self) -> None:
-        for part in self.parts:
-            part.record_day()
+        for hook in self._hooks["record_day"]:
+            hook()
 
     def after_day(self) -> None:
-        for part in self.parts:
+        for hook in self._hooks["after_day"]:
             if not self.alive:
                 return
-            part.after_day()
+            hook()
 
     def exit(self, reason: str) -> None:
         """Leave the market: end every process by ``interrupt()`` and leave the Mesa model."""

@@ -83,6 +83,31 @@ class Outcome:
 
 
 # ----------------------------------------------------------------------------- ledger
+class Series:
+    """A daily series kept in a growing numpy buffer; :meth:`view` is a read-only window on it
+    (no copy)."""
+
+    __slots__ = ("_buf", "_n")
+
+    def __init__(self):
+        self._buf = np.empty(64)
+        self._n = 0
+
+    def append(self, x: float) -> None:
+        if self._n == self._buf.size:
+            self._buf = np.concatenate([self._buf, np.empty(self._buf.size)])
+        self._buf[self._n] = x
+        self._n += 1
+
+    def view(self) -> np.ndarray:
+        v = self._buf[: self._n]
+        v.flags.writeable = False
+        return v
+
+    def __len__(self) -> int:
+        return self._n
+
+
 class Ledger(Component):
     """Cash, the day's money flows and their daily history.
 
@@ -103,8 +128,8 @@ class Ledger(Component):
         super().__init__(firm, cfg)
         self.cash = float(cfg.cash_usd)
         self.flows = Flows()
-        self._history: dict[str, list[float]] = {
-            "demand_m_tokens": [], "revenue_usd": [], "free_cash_flow_usd": []}
+        self._history = {k: Series() for k in
+                         ("demand_m_tokens", "revenue_usd", "free_cash_flow_usd")}
 
     def book(self, what: str, amount: float) -> None:
         """Book ``amount`` USD to flow ``what`` (costs and capex are paid, the rest received)."""
@@ -129,20 +154,16 @@ class Ledger(Component):
         self.flows = Flows()
 
     def history(self, key: str) -> np.ndarray:
-        """Daily history of ``demand_m_tokens``, ``revenue_usd`` or ``free_cash_flow_usd``."""
-        return np.asarray(self._history[key])
+        """Daily history of ``demand_m_tokens``, ``revenue_usd`` or ``free_cash_flow_usd``
+        (read-only, oldest first)."""
+        return self._history[key].view()
 
     def history_view(self) -> dict[str, np.ndarray]:
-        out = {}
-        for k, v in self._history.items():
-            a = np.asarray(v, dtype=float)
-            a.flags.writeable = False
-            out[k] = a
-        return out
+        return {k: v.view() for k, v in self._history.items()}
 
     def trailing(self, key: str, days: int) -> float:
         """Sum of a history over the last ``days`` days."""
-        return float(sum(self._history[key][-days:])) if days > 0 else 0.0
+        return float(self._history[key].view()[-days:].sum()) if days > 0 else 0.0
 
 
 # ----------------------------------------------------------------------------- GPUs
@@ -512,16 +533,16 @@ class VentureFunding(Component):
 
     def runway_days(self) -> float:
         """Days of cash left at the trailing 90-day burn rate (inf when not burning)."""
-        flows = self.firm.ledger._history["free_cash_flow_usd"][-90:]
-        burn = -sum(flows) / len(flows) if flows else 0.0
+        flows = self.firm.ledger.history("free_cash_flow_usd")[-90:]
+        burn = -float(flows.sum()) / flows.size if flows.size else 0.0
         if burn <= 0:
             return math.inf
         return max(self.firm.ledger.cash, 0.0) / burn
 
     def performance_score(self) -> float:
         """Revenue momentum plus quality relative to the frontier (see class docstring)."""
-        rev = self.firm.ledger._history["revenue_usd"]
-        recent, before = sum(rev[-30:]), sum(rev[-60:-30])
+        rev = self.firm.ledger.history("revenue_usd")
+        recent, before = float(rev[-30:].sum()), float(rev[-60:-30].sum())
         if len(rev) < 60 or recent == before:
             momentum = 0.0  # no evidence yet, or none either way
         elif recent > 0 and before > 0:

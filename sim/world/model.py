@@ -83,7 +83,7 @@ class PriceWarModel(mesa.Model):
             "depreciation": self._depreciate,
             "record": self._record,
             "financing": self._financing,
-        })
+        }, due={"shocks": self._shocks_due})
         self.running = cfg.horizon_days > 0
 
     # ----------------------------------------------------------------- clock
@@ -194,6 +194,9 @@ class PriceWarModel(mesa.Model):
         })
 
     # ----------------------------------------------------------------- the daily steps
+    def _shocks_due(self, day: int) -> bool:
+        return bool(self._pending_shocks) and self.cfg.day_of(self._pending_shocks[0].at) <= day
+
     def _shocks_today(self) -> None:
         """Morning step: apply every shock dated today."""
         while self._pending_shocks and self.cfg.day_of(self._pending_shocks[0].at) <= self.now:

@@ -65,15 +65,19 @@ class DailySchedule:
     ----------
     env : the model's SimPy environment.
     steps : a callable for each name of :data:`DAILY_STEPS` that has work (missing: no step).
+    due : for morning steps, ``due[name](day) -> bool``: whether the step has work on ``day``;
+        the schedule wakes in the morning only on such days (one event a day otherwise).
     """
 
-    def __init__(self, env: simpy.Environment, steps: dict[str, Callable[[], None]]):
+    def __init__(self, env: simpy.Environment, steps: dict[str, Callable[[], None]],
+                 due: dict[str, Callable[[int], bool]] | None = None):
         unknown = set(steps) - {name for name, _ in DAILY_STEPS}
         if unknown:
             raise ValueError(f"unknown daily steps: {sorted(unknown)}")
         self.env = env
         self.morning = [(n, steps[n]) for n, t in DAILY_STEPS if t == 0.0 and n in steps]
         self.midday = [(n, steps[n]) for n, t in DAILY_STEPS if t == 0.5 and n in steps]
+        self.due = due or {}
         self.process = env.process(self._days())
 
     @property
@@ -81,13 +85,18 @@ class DailySchedule:
         """The names of the steps that run, in order."""
         return [n for n, _ in self.morning + self.midday]
 
+    def _morning_due(self, day: int) -> bool:
+        return any(self.due.get(name, lambda d: True)(day) for name, _ in self.morning)
+
     def _days(self):
         env = self.env
-        yield at(env, 0.0, URGENT)
+        day = int(env.now)
         while True:
-            for _, step in self.morning:
-                step()
-            yield at(env, 0.5, LATE)
+            if self.morning and self._morning_due(day):
+                yield at(env, day - env.now, URGENT)  # before every other event of the day
+                for _, step in self.morning:
+                    step()
+            yield at(env, day + 0.5 - env.now, LATE)  # after every other event at d + 0.5
             for _, step in self.midday:
                 step()
-            yield at(env, 0.5, URGENT)  # the next day's morning, before its other events
+            day += 1
