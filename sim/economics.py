@@ -403,7 +403,8 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
         D_i(p) = \\sum_j \\frac{M_j}{1 + e^{L_j - v_{ij}(p)}},
 
     with ``L_j = ln(1 + sum_{k != i} exp(v_kj))`` the rivals' log term (pass ``rival_log_term``
-    to reuse a cached one; it is computed from ``prices`` otherwise; ``prices[i]`` is ignored).
+    to reuse a cached one, e.g. the offer book's, and ``prices`` may then be ``None``; it is
+    computed from ``prices`` otherwise; ``prices[i]`` is ignored).
 
     **Uncapped optimum.**  Write ``s_j(p)`` for ``i``'s share of segment ``j`` and ``m = p - c_i``.
     The profit's derivative is
@@ -458,7 +459,7 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
 
     r = c + (1.0 + _w_exp(base - a * c - 1.0)) / a
     lo, hi = float(r.min()), float(r.max())
-    if hi - lo <= 1e-13 * hi:
+    if hi - lo <= 1e-13 * abs(hi):
         maxima = [lo]
     else:
         pg = c + (lo - c) * ((hi - c) / (lo - c)) ** _unit_grid(max(int(grid), 2))
@@ -477,7 +478,8 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
         maxima = [lo] if f[0] <= 0 else []
         for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
             maxima.append(pg[k + 1] if f[k + 1] == 0 else
-                          optimize.brentq(foc, pg[k], pg[k + 1], xtol=1e-14 * pg[k + 1]))
+                          optimize.brentq(foc, pg[k], pg[k + 1],
+                                          xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
         if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
             maxima.append(hi)
     values = [profit(p) for p in maxima]
@@ -498,7 +500,7 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
         if excess(top) < 0:
             break
         top = c + 2.0 * (top - c)
-    p_k = float(optimize.brentq(excess, p_u, top, xtol=1e-14 * top))
+    p_k = float(optimize.brentq(excess, p_u, top, xtol=1e-14 * max(abs(top), 1e-3)))
     above = [(profit(p), p) for p in maxima if p > p_k]
     if above and max(above)[0] > profit(p_k):
         return float(max(above)[1])

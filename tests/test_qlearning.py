@@ -511,8 +511,9 @@ def test_run_sessions_max_periods_below_window_never_converges():
 def test_shortened_schedule_learns_supracompetitive_prices():
     """20 sessions at beta = 2e-5 (five times the baseline's decay), window 20,000.
 
-    Measured over seeds 0-7: every session converged within 560,000 periods (the cap here is
-    4,000,000), mean Delta 0.77-0.82 per seed, the lowest single session 0.47 (160 sessions);
+    Measured over seeds 0-7 (seed-tree streams): every session converged within 560,000 periods
+    (the cap here is 4,000,000), mean Delta 0.76-0.80 per seed, the lowest single session 0.49
+    (160 sessions); with the earlier SeedSequence.spawn streams 0.77-0.82 and 0.47;
     per-session Delta has an sd of about 0.1, so a 20-session mean has an sd of about 0.025 and
     0.6 is more than 6 sd below every measured mean; 'at least 18 of 20 sessions above 0.2'
     leaves room for two unlucky sessions.  About 0.3 s on 2 threads.
@@ -530,7 +531,8 @@ def test_calvano_baseline_mean_delta_near_the_paper():
     """The paper's baseline (beta = 4e-6, window 100,000), 20 sessions: about 1 s on 2 threads.
 
     The paper reports mean Delta about 0.85; measured here over seeds 0-5 the 20-session mean
-    was 0.82-0.87 with all sessions converged.  The bounds 0.7-0.95 allow about 5 sd of a
+    was 0.79-0.87 with all sessions converged (seed-tree streams; 0.82-0.87 with the earlier
+    SeedSequence.spawn streams).  The bounds 0.7-0.95 allow about 5 sd of a
     20-session mean either way.  Convergence cannot come before epsilon is small, so every
     session needs well over 1e6 periods (epsilon_1e6 = exp(-4) = 0.018).
     """
