@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim import checks, qlearning
+from sim.core.rng import SeedTree
 from sim.errors import ConfigError, Raw
 from sim.io import atomic_write
 
@@ -55,7 +56,8 @@ DEFAULTS = {
 # key: (kind, lo, hi, lo_open, help)
 LIMITS = {
     "sessions": ("int", 1, 1_000_000, False, "learning sessions at the baseline"),
-    "seed": ("int", 0, 2**63 - 1, False, "root seed (session k uses child k of SeedSequence)"),
+    "seed": ("int", 0, 2**63 - 1, False,
+             "root seed of the seed tree (baseline session k: child baseline/sessions/k)"),
     "alpha": ("num", 0.0, 1.0, True, "learning rate"),
     "beta": ("num", 0.0, 1.0, True, "exploration decay: epsilon_t = exp(-beta t)"),
     "delta": ("num", 0.0, 0.999999, False, "discount factor"),
@@ -120,6 +122,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def baseline_seeds(seed: int) -> SeedTree:
+    """The seed-tree node of the baseline sessions: ``SeedTree(seed).child("baseline")``."""
+    return SeedTree(seed).child("baseline")
+
+
+def cell_seeds(seed: int, a_i: int, b_i: int) -> SeedTree:
+    """The seed-tree node of heatmap cell ``(a_i, b_i)``:
+    ``SeedTree(seed).child("heatmap").child("a_i,b_i")``; no two cells, and no cell and the
+    baseline, of any root seeds share a stream."""
+    return SeedTree(seed).child("heatmap").child(f"{a_i},{b_i}")
+
+
 def _game(args) -> qlearning.Game:
     return qlearning.logit_game(n=args.firms, m=args.m, xi=args.xi)
 
@@ -165,7 +179,7 @@ def heatmap(game, args, bar=None) -> pd.DataFrame:
     for a_i, alpha in enumerate(alphas):
         for b_i, beta in enumerate(betas):
             res = _sessions(game, args, float(alpha), float(beta), args.grid_sessions,
-                            args.seed + 1 + a_i * args.grid + b_i, progress=False)
+                            cell_seeds(args.seed, a_i, b_i), progress=False)
             rows.append({"alpha": alpha, "beta": beta, "sessions": args.grid_sessions,
                          "mean_delta": float(res.delta.mean()),
                          "converged_share": float(res.converged.mean()),
@@ -413,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     out = Path(args.out)
     game = _game(args)
-    res = _sessions(game, args, args.alpha, args.beta, args.sessions, args.seed, args.progress)
+    res = _sessions(game, args, args.alpha, args.beta, args.sessions, baseline_seeds(args.seed),
+                    args.progress)
     table = session_table(res)
     conv = res.converged
     impulse = qlearning.impulse_response(game, res.greedy[conv], res.cycle_start[conv],

@@ -10,16 +10,37 @@ simulator's segment parameterisation maps onto it with ``alpha = 1/mu`` and
 ``a_i - a_0 = theta * (q_i - q_0) + p_0`` (see :mod:`sim.markets.tokens`).
 
 All prices, costs and profits here are per unit mass of customers.
+
+Segment market
+--------------
+The simulator's token market (:mod:`sim.markets.tokens`) is described by :class:`SegmentMarket`:
+``n`` firms with qualities ``q_i`` and marginal costs ``c_i``, ``S`` customer segments of size
+``M_j`` (million tokens a day), price sensitivity ``alpha_j`` and quality taste ``theta_j``, and an
+outside offer ``(p_0, q_0)``.  Utilities relative to the outside option are
+
+.. math::
+
+    v_{ij} = \\alpha_j (\\theta_j (q_i - q_0) - (p_i - p_0)),
+    \\qquad s_{ij} = \\frac{e^{v_{ij}}}{1 + \\sum_k e^{v_{kj}}},
+    \\qquad D_i = \\sum_j M_j s_{ij},
+
+and firm ``i``'s daily profit is ``(p_i - c_i) D_i`` (or ``(p_i - c_i) min(D_i, K_i)`` against a
+capacity ``K_i``).  :func:`segment_demand`, :func:`segment_profits`, :func:`best_response`,
+:func:`nash_prices`, :func:`monopoly_prices`, :func:`elasticities` and :func:`cleared_margins`
+are the one set of solvers for it; the Calvano functions above are the one-segment case
+(:meth:`SegmentMarket.logit`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
+from scipy.special import expit
 
-from sim.markets.tokens import choice_probabilities
+from sim.markets.tokens import choice_probabilities, clear, log_inclusive, relative_utilities
 
 __all__ = [
     "logit_shares",
@@ -32,6 +53,16 @@ __all__ = [
     "bertrand_homogeneous",
     "hhi",
     "profit_gain",
+    "SegmentMarket",
+    "segment_demand",
+    "segment_profits",
+    "cleared_margins",
+    "best_response",
+    "nash_prices",
+    "monopoly_prices",
+    "Elasticities",
+    "elasticities",
+    "lerner",
 ]
 
 
@@ -82,22 +113,14 @@ def logit_profits(prices, a, c, a0: float = 0.0, mu: float = 0.25) -> np.ndarray
 def logit_best_response(prices, i: int, a, c, a0: float = 0.0, mu: float = 0.25) -> float:
     """Firm ``i``'s static best response to rivals' ``prices``.
 
-    Solves the first-order condition ``p_i - c_i = mu / (1 - s_i(p_i, p_-i))``; its left side rises
-    and its right side falls in ``p_i`` on ``(c_i, inf)``, so the root is unique; it is bracketed
-    from ``[c_i, c_i + mu]`` by doubling the upper end until the sign changes.
+    The root of the first-order condition ``p_i - c_i = mu / (1 - s_i(p_i, p_-i))``, unique on
+    ``(c_i, inf)``, in closed form ``p_i = c_i + mu (1 + W(exp(z - 1)))`` with
+    ``z = (a_i - c_i - a_0) / mu - ln(1 + sum_{k != i} exp((a_k - p_k - a_0) / mu))``: the
+    one-segment case of :func:`best_response` on :meth:`SegmentMarket.logit`.
     """
     a, c = _as_arrays(a, c)
     p = np.array(np.broadcast_to(np.asarray(prices, dtype=float), a.shape))
-
-    def foc(x):
-        p[i] = x
-        s = logit_shares(p, a, a0, mu)[i]
-        return (x - c[i]) * (1.0 - s) - mu
-
-    lo, hi = c[i], c[i] + mu
-    while foc(hi) < 0:
-        hi = c[i] + 2.0 * (hi - c[i])
-    return float(optimize.brentq(foc, lo, hi, xtol=1e-14, rtol=1e-14))
+    return best_response(SegmentMarket.logit(a, c, a0, mu), p, i)
 
 
 def logit_nash_prices(a, c, a0: float = 0.0, mu: float = 0.25) -> np.ndarray:
@@ -184,14 +207,23 @@ def bertrand_homogeneous(costs) -> tuple[float, np.ndarray]:
     return float(order[1]), np.flatnonzero(costs == order[0])
 
 
-def hhi(shares) -> float:
+def hhi(shares, normalise: bool = True) -> float:
     """Herfindahl-Hirschman index ``sum_i (100 s_i)^2`` on the 0-10,000 scale.
 
-    ``shares`` are fractions; they are normalised to sum to 1 (shares of the inside market).
-    An all-zero vector gives 0.
+    ``shares`` are fractions.  With ``normalise`` (the default) they are rescaled to sum to 1
+    (shares of the inside market).  With ``normalise=False`` they are shares of all customers
+    and the outside seller, holding the rest ``1 - sum_i s_i``, is counted as one more seller
+    (a market with only the outside seller has HHI 10,000).  An all-zero vector gives 0 when
+    normalised.
     """
     s = np.asarray(shares, dtype=float)
     total = s.sum()
+    if not normalise:
+        if total > 1.0 + 1e-9 or np.any(s < 0):
+            raise ValueError(f"shares sum to {total}: shares of all customers must be "
+                             "non-negative and sum to at most 1")
+        rest = max(1.0 - total, 0.0)
+        return float(10_000.0 * (np.sum(s * s) + rest * rest))
     if total <= 0:
         return 0.0
     s = s / total
@@ -204,3 +236,425 @@ def profit_gain(profit, nash, monopoly):
     0 at the static Nash profit, 1 at the joint-monopoly profit.
     """
     return (np.asarray(profit, dtype=float) - nash) / (monopoly - nash)
+
+
+# --------------------------------------------------------------------------------------------
+# The segment market: the simulator's token market as arrays
+# --------------------------------------------------------------------------------------------
+
+def _vec(x) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentMarket:
+    """The token market's demand side and the firms' costs, as arrays (see the module doc).
+
+    Attributes
+    ----------
+    qualities, costs : (n,) firms' quality points and marginal costs (USD per million tokens).
+    sizes, alpha, theta : (S,) segment sizes ``M_j`` (million tokens a day), price sensitivities
+        ``alpha_j > 0`` (per USD/M) and quality tastes ``theta_j`` (USD/M per point).
+    outside_price, outside_quality : the outside option's offer ``(p_0, q_0)``.
+    capacities : (n,) million tokens a day each firm can serve, or ``None`` for no limit.
+
+    Prices are not part of the market: every function takes them as an argument.
+    """
+
+    qualities: np.ndarray
+    costs: np.ndarray
+    sizes: np.ndarray
+    alpha: np.ndarray
+    theta: np.ndarray
+    outside_price: float
+    outside_quality: float
+    capacities: np.ndarray | None = None
+
+    def __post_init__(self):
+        for name in ("qualities", "costs", "sizes", "alpha", "theta"):
+            object.__setattr__(self, name, _vec(getattr(self, name)))
+        object.__setattr__(self, "outside_price", float(self.outside_price))
+        object.__setattr__(self, "outside_quality", float(self.outside_quality))
+        if self.capacities is not None:
+            object.__setattr__(self, "capacities", _vec(self.capacities))
+        n, s = self.qualities.shape[0], self.sizes.shape[0]
+        if self.costs.shape != (n,) or (self.capacities is not None
+                                        and self.capacities.shape != (n,)):
+            raise ValueError(f"costs and capacities must have one entry per firm ({n})")
+        if self.alpha.shape != (s,) or self.theta.shape != (s,):
+            raise ValueError(f"alpha and theta must have one entry per segment ({s})")
+        if not np.all(self.alpha > 0):
+            raise ValueError("alpha: every segment's price sensitivity must be positive")
+
+    @property
+    def n(self) -> int:
+        """Number of firms."""
+        return self.qualities.shape[0]
+
+    @classmethod
+    def logit(cls, a, c, a0: float = 0.0, mu: float = 0.25) -> SegmentMarket:
+        """Calvano et al.'s logit market (see :func:`logit_shares`) as one segment of unit size:
+        ``alpha = 1/mu``, ``theta = 1``, ``q_i = a_i``, ``q_0 = a_0``, ``p_0 = 0``."""
+        a, c = _as_arrays(a, c)
+        return cls(qualities=a, costs=c, sizes=[1.0], alpha=[1.0 / mu], theta=[1.0],
+                   outside_price=0.0, outside_quality=float(a0))
+
+    def utilities(self, prices) -> np.ndarray:
+        """``v_ij`` (S, n) at ``prices`` (:func:`sim.markets.tokens.relative_utilities`)."""
+        return relative_utilities(_vec(prices), self.qualities, self.alpha, self.theta,
+                                  self.outside_price, self.outside_quality)
+
+    def shares(self, prices) -> tuple[np.ndarray, np.ndarray]:
+        """Choice probabilities ``s_ij`` (S, n) and ``s_0j`` (S,) at ``prices``."""
+        return choice_probabilities(self.utilities(prices))
+
+    def rival_log_term(self, prices, i: int) -> np.ndarray:
+        """``L_j = ln(1 + sum_{k != i} exp(v_kj))`` (S,): firm ``i``'s rivals' and the outside
+        option's logit weight, as :func:`sim.markets.tokens.own_price_demand` takes it."""
+        prices = _vec(prices)
+        others = np.arange(self.n) != i
+        return log_inclusive(relative_utilities(
+            prices[others], self.qualities[others], self.alpha, self.theta, self.outside_price,
+            self.outside_quality))
+
+
+def segment_demand(market: SegmentMarket, prices) -> np.ndarray:
+    """First-round (unrationed) demand ``D_i = sum_j M_j s_ij`` (n,), million tokens a day."""
+    shares, _ = market.shares(prices)
+    return market.sizes @ shares
+
+
+def segment_profits(market: SegmentMarket, prices, capacity: bool = False) -> np.ndarray:
+    """Daily profit of each firm (n,), USD: ``(p_i - c_i) D_i``, or with ``capacity`` (and a
+    market with capacities) ``(p_i - c_i) min(D_i, K_i)``.  Rationed customers' re-choice is not
+    modelled here; :func:`cleared_margins` clears the market with it."""
+    prices = _vec(prices)
+    d = segment_demand(market, prices)
+    if capacity and market.capacities is not None:
+        d = np.minimum(d, market.capacities)
+    return (prices - market.costs) * d
+
+
+def cleared_margins(market: SegmentMarket, prices, players, joint, rechoice_rounds: int = 1,
+                    capacity: bool = True) -> np.ndarray:
+    """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` (firm indices) at each
+    row of ``joint`` (their prices, (k, len(players))), every other firm at ``prices``; each row
+    cleared by :func:`sim.markets.tokens.clear` (proportional rationing and
+    ``rechoice_rounds`` re-choice rounds), with the market's capacities only if ``capacity``.
+    Returns (k, len(players))."""
+    players = np.asarray(players)
+    joint = np.atleast_2d(np.asarray(joint, dtype=float))
+    p = _vec(prices).copy()
+    caps = market.capacities if capacity else None
+    out = np.empty(joint.shape)
+    for r, row in enumerate(joint):
+        p[players] = row
+        res = clear(p, market.qualities, caps, market.sizes, market.alpha, market.theta,
+                    market.outside_price, market.outside_quality, rechoice_rounds)
+        out[r] = (row - market.costs[players]) * res.served[players]
+    return out
+
+
+def _w_exp(t: np.ndarray) -> np.ndarray:
+    """Lambert W of ``exp(t)``: the root ``w > 0`` of ``w + ln w = t``, for any real ``t``
+    without forming ``exp(t)``.  Newton's method on the concave ``w + ln w - t`` from Winitzki's
+    approximation ``W(x) ~ l (1 - ln(1 + l) / (2 + l))``, ``l = ln(1 + x)``; after the first
+    step the iterates rise monotonically to the root (quadratically near it).  Stops when a step
+    moves ``1 + w`` (what :func:`best_response` uses) by less than ``1e-15`` relative."""
+    t = np.maximum(np.asarray(t, dtype=float), -700.0)  # W(e^t) = e^t to double precision
+    big = np.logaddexp(0.0, t)  # ln(1 + e^t); Winitzki's start, within 2% of W everywhere
+    w = big * (1.0 - np.log1p(big) / (2.0 + big))
+    for _ in range(100):
+        new = (1.0 + t - np.log(w)) * (w / (1.0 + w))
+        done = np.all(np.abs(new - w) <= 1e-15 * (1.0 + new))
+        w = new
+        if done:
+            break
+    return w
+
+
+#: Logit exponents are capped here before ``exp``: ``s = 1`` and ``1 - s = 0`` to double
+#: precision well before it, and ``exp`` does not overflow.
+_EXP_CAP = 700.0
+
+
+@functools.cache
+def _unit_grid(size: int) -> np.ndarray:
+    grid = np.linspace(0.0, 1.0, size)
+    grid.flags.writeable = False
+    return grid
+
+
+def _capacity_of(market: SegmentMarket, i: int, capacity) -> float:
+    if capacity is None or capacity is False:
+        return np.inf
+    if capacity is True:
+        return np.inf if market.capacities is None else float(market.capacities[i])
+    return float(capacity)
+
+
+def best_response(market: SegmentMarket, prices, i: int, capacity=None,
+                  rival_log_term: np.ndarray | None = None, grid: int = 48) -> float:
+    """Firm ``i``'s profit-maximising price against its rivals' ``prices``.
+
+    .. math::
+
+        p^* = \\arg\\max_{p \\ge c_i} (p - c_i) \\min(D_i(p), K), \\qquad
+        D_i(p) = \\sum_j \\frac{M_j}{1 + e^{L_j - v_{ij}(p)}},
+
+    with ``L_j = ln(1 + sum_{k != i} exp(v_kj))`` the rivals' log term (pass ``rival_log_term``
+    to reuse a cached one, e.g. the offer book's, and ``prices`` may then be ``None``; it is
+    computed from ``prices`` otherwise; ``prices[i]`` is ignored).
+
+    **Uncapped optimum.**  Write ``s_j(p)`` for ``i``'s share of segment ``j`` and ``m = p - c_i``.
+    The profit's derivative is
+
+    .. math::
+
+        \\pi'(p) = \\sum_j M_j s_j \\left[1 - \\alpha_j m (1 - s_j)\\right].
+
+    Term ``j`` is positive below and negative above the segment's own optimum ``r_j``, the root
+    of ``alpha_j m (1 - s_j) = 1``, which in closed form is
+
+    .. math::
+
+        r_j = c_i + \\frac{1 + W(e^{z_j - 1})}{\\alpha_j}, \\qquad z_j = v_{ij}(c_i) - L_j
+
+    (``W`` the Lambert W function).  So ``pi' > 0`` below ``min_j r_j`` and ``pi' < 0`` above
+    ``max_j r_j``: every maximiser lies in ``[min_j r_j, max_j r_j]`` (over segments with
+    ``M_j > 0``), a bracket derived from the model, not guessed.  With one segment (or all
+    ``r_j`` equal) the bracket is a point and the closed form is the answer.  Otherwise
+    ``pi'`` is evaluated on ``grid`` markups geometrically spaced over the bracket, each sign
+    change from ``+`` to ``-`` (a local maximum) is refined by Brent's root finder on ``pi'``,
+    and the candidate with the highest profit wins.
+
+    **Capacity.**  With a capacity ``K`` (``capacity`` a number, or ``True`` for the market's
+    ``capacities[i]``; ``None``/``False`` for none): demand falls in the own price, so profit is
+    ``(p - c_i) K``, rising, until ``D_i(p_K) = K``, and the uncapped profit above ``p_K``.
+    Hence the optimum is the uncapped one if ``D_i(p_u) <= K``, else the better of ``p_K``
+    (found by Brent's method on ``D_i(p) - K``) and any local maximum of the uncapped profit
+    above ``p_K`` (in one segment there is none: the optimum is ``max(p_u, p_K)``).
+
+    Returns
+    -------
+    float
+        The price, USD per million tokens.
+    """
+    c = float(market.costs[i])
+    L = market.rival_log_term(prices, i) if rival_log_term is None else rival_log_term
+    a, big_m = market.alpha, market.sizes
+    base = a * (market.theta * (market.qualities[i] - market.outside_quality)
+                + market.outside_price) - L  # v_ij(p) - L_j = base_j - alpha_j p
+    live = big_m > 0
+    if not live.all() and live.any():
+        a, big_m, base = a[live], big_m[live], base[live]
+
+    def foc(p):
+        e = np.exp(np.minimum(base - a * p, _EXP_CAP))  # s / (1 - s)
+        r = 1.0 / (1.0 + e)  # 1 - s
+        return float(big_m @ (e * r * (1.0 - a * (p - c) * r)))
+
+    def profit(p):
+        return (p - c) * float(big_m @ expit(base - a * p))
+
+    r = c + (1.0 + _w_exp(base - a * c - 1.0)) / a
+    lo, hi = float(r.min()), float(r.max())
+    if hi - lo <= 1e-13 * abs(hi):
+        maxima = [lo]
+    else:
+        pg = c + (lo - c) * ((hi - c) / (lo - c)) ** _unit_grid(max(int(grid), 2))
+        pg[0], pg[-1] = lo, hi
+        x = base[:, None] - a[:, None] * pg[None, :]
+        np.minimum(x, _EXP_CAP, out=x)
+        e = np.exp(x, out=x)
+        r = e + 1.0
+        np.reciprocal(r, out=r)
+        e *= r  # s
+        ar = a[:, None] * r
+        ar *= (c - pg)[None, :]
+        ar += 1.0
+        e *= ar
+        f = big_m @ e
+        maxima = [lo] if f[0] <= 0 else []
+        for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
+            maxima.append(pg[k + 1] if f[k + 1] == 0 else
+                          optimize.brentq(foc, pg[k], pg[k + 1],
+                                          xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
+        if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
+            maxima.append(hi)
+    values = [profit(p) for p in maxima]
+    best = int(np.argmax(values))
+    p_u = float(maxima[best])
+
+    cap = _capacity_of(market, i, capacity)
+    if not np.isfinite(cap) or cap <= 0:
+        return p_u
+
+    def excess(p):
+        return float(big_m @ expit(base - a * p)) - cap
+
+    if excess(p_u) <= 0:
+        return p_u
+    top = c + 2.0 * (p_u - c)
+    for _ in range(2000):
+        if excess(top) < 0:
+            break
+        top = c + 2.0 * (top - c)
+    p_k = float(optimize.brentq(excess, p_u, top, xtol=1e-14 * max(abs(top), 1e-3)))
+    above = [(profit(p), p) for p in maxima if p > p_k]
+    if above and max(above)[0] > profit(p_k):
+        return float(max(above)[1])
+    return p_k
+
+
+def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool = False,
+                tol: float = 1e-10, max_iter: int = 500) -> np.ndarray:
+    """Static Bertrand-Nash prices of the ``players`` (default: every firm), every other firm
+    at its price in ``prices``.
+
+    Gauss-Seidel best-response dynamics: each player in turn moves to its
+    :func:`best_response` (capped at the market's capacities if ``capacity``), starting from
+    ``prices`` (default ``c + mean_j(1/alpha_j)``), until no price moves by more than
+    ``tol * max(1, |p|)`` in a sweep.  Raises ``RuntimeError`` after ``max_iter`` sweeps.
+
+    Returns
+    -------
+    (len(players),) prices.
+    """
+    players = np.arange(market.n) if players is None else np.atleast_1d(np.asarray(players))
+    if prices is None:
+        if players.size != market.n:
+            raise ValueError("prices are needed for the firms that are not players")
+        p = market.costs + float(np.mean(1.0 / market.alpha))
+    else:
+        p = _vec(prices).copy()
+    for _ in range(max_iter):
+        old = p[players].copy()
+        for i in players:
+            p[i] = best_response(market, p, int(i), capacity=bool(capacity))
+        if np.all(np.abs(p[players] - old) <= tol * np.maximum(1.0, np.abs(old))):
+            return p[players]
+    raise RuntimeError(f"best-response iteration did not converge in {max_iter} sweeps "
+                       f"(last change {np.max(np.abs(p[players] - old)):.3g})")
+
+
+def _joint_profit(market: SegmentMarket, p: np.ndarray, players: np.ndarray):
+    """The players' summed profit ``J = sum_{i in P} (p_i - c_i) D_i`` and its gradient
+    ``dJ/dp_k = D_k - sum_j M_j alpha_j s_kj (m_k - sum_{i in P} m_i s_ij)``."""
+    s, _ = market.shares(p)
+    sp = s[:, players]
+    m = p[players] - market.costs[players]
+    d = market.sizes @ sp
+    inner = sp @ m
+    w = (market.sizes * market.alpha)[:, None] * sp
+    grad = d - (w * (m[None, :] - inner[:, None])).sum(axis=0)
+    return float(m @ d), grad
+
+
+def monopoly_prices(market: SegmentMarket, prices=None, players=None,
+                    start=None) -> np.ndarray:
+    """Prices of the ``players`` (default: every firm) that maximise their joint profit
+    ``sum_{i in P} (p_i - c_i) D_i(p)`` without capacity limits, every other firm at its price
+    in ``prices``.
+
+    L-BFGS-B on ``p_i >= c_i`` with the analytic gradient (see :func:`_joint_profit`) from
+    ``start`` (default ``1.05`` times the players' :func:`nash_prices`), then the first-order
+    conditions ``dJ/dp = 0`` polished by Powell's hybrid method (kept if it lowers the gradient
+    and does not lower ``J``).
+
+    Returns
+    -------
+    (len(players),) prices.
+    """
+    players = np.arange(market.n) if players is None else np.atleast_1d(np.asarray(players))
+    if prices is None:
+        if players.size != market.n:
+            raise ValueError("prices are needed for the firms that are not players")
+        base = market.costs.copy()
+    else:
+        base = _vec(prices).copy()
+    if start is None:
+        start = 1.05 * nash_prices(market, None if prices is None else base, players)
+
+    def full(x):
+        p = base.copy()
+        p[players] = x
+        return p
+
+    def neg(x):
+        j, g = _joint_profit(market, full(x), players)
+        return -j, -g
+
+    scale = max(abs(neg(_vec(start))[0]), 1e-300)
+    res = optimize.minimize(lambda x: tuple(v / scale for v in neg(x)), _vec(start), jac=True,
+                            method="L-BFGS-B",
+                            bounds=[(c, None) for c in market.costs[players]],
+                            options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 10_000})
+    x = res.x
+    sol = optimize.root(lambda y: neg(y)[1] / scale, x, method="hybr",
+                        options={"xtol": 1e-14})
+    if (np.all(np.isfinite(sol.x)) and np.all(sol.x >= market.costs[players])
+            and np.max(np.abs(neg(sol.x)[1])) < np.max(np.abs(neg(x)[1]))
+            and -neg(sol.x)[0] >= -neg(x)[0] - 1e-14 * scale):
+        x = sol.x
+    return np.asarray(x, dtype=float)
+
+
+@dataclass(frozen=True)
+class Elasticities:
+    """Demand responses at one price vector (see :func:`elasticities`).
+
+    Attributes
+    ----------
+    own : (n,) own-price elasticities ``e_ii = (dD_i/dp_i) p_i / D_i`` (negative).
+    matrix : (n, n) price elasticities ``e_ik = (dD_i/dp_k) p_k / D_i``; diagonal ``own``.
+    diversion : (n, n) diversion ratios ``DR_ik``: the share of the demand firm ``i`` loses
+        when it raises its price that goes to firm ``k`` (zero diagonal).
+    diversion_outside : (n,) the share that goes to the outside option;
+        ``diversion.sum(axis=1) + diversion_outside == 1``.
+    """
+
+    own: np.ndarray
+    matrix: np.ndarray
+    diversion: np.ndarray
+    diversion_outside: np.ndarray
+
+
+def elasticities(market: SegmentMarket, prices) -> Elasticities:
+    """Own- and cross-price elasticities and diversion ratios of first-round demand.
+
+    With ``w_j = M_j alpha_j``, ``N_ik = sum_j w_j s_ij s_kj`` and ``N_i0 = sum_j w_j s_ij s_0j``:
+
+    .. math::
+
+        \\frac{\\partial D_i}{\\partial p_k} = N_{ik} \\; (k \\ne i), \\qquad
+        \\frac{\\partial D_i}{\\partial p_i} = -\\sum_j w_j s_{ij} (1 - s_{ij})
+            = -\\Big(\\sum_{k \\ne i} N_{ik} + N_{i0}\\Big),
+
+    elasticities ``e_ik = (dD_i/dp_k) p_k / D_i`` (one segment: ``e_ii = -alpha p_i (1 - s_i)``),
+    and diversion ratios ``DR_ik = N_ik / |dD_i/dp_i|``, ``DR_i0 = N_i0 / |dD_i/dp_i|``, which sum
+    to one over the rivals and the outside option.
+    """
+    prices = _vec(prices)
+    s, s0 = market.shares(prices)
+    w = market.sizes * market.alpha
+    ws = w[:, None] * s
+    cross = ws.T @ s  # N_ik, diagonal to be replaced
+    np.fill_diagonal(cross, 0.0)
+    to_outside = ws.T @ s0
+    slope = cross.sum(axis=1) + to_outside  # -dD_i/dp_i
+    d = market.sizes @ s
+    jac = cross - np.diag(slope)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matrix = jac * prices[None, :] / d[:, None]
+        diversion = cross / slope[:, None]
+        outside = to_outside / slope
+    return Elasticities(own=np.diag(matrix).copy(), matrix=matrix, diversion=diversion,
+                        diversion_outside=outside)
+
+
+def lerner(prices, costs) -> np.ndarray:
+    """Lerner index ``(p - c) / p`` (at a static Nash optimum of one segment,
+    ``-1 / e_ii``)."""
+    p = np.asarray(prices, dtype=float)
+    return (p - np.asarray(costs, dtype=float)) / p

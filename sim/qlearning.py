@@ -12,17 +12,21 @@ and plays the greedy action ``argmax_a Q_i[s, a]`` except with probability
 discounted payoff against uniformly random rivals,
 ``Q0_i[s, a] = sum_{a_-i} pi_i(a, a_-i) / (m**(n-1) (1 - delta))`` for every ``s``.
 
-A joint action (and so a state) is the integer ``s = sum_j a_j m**(n-1-j)``; the profit table
-``profits[i, s]`` is firm ``i``'s per-period profit when the firms play ``s``.
+A joint action (and so a state) is the integer ``s = sum_j a_j m**(n-1-j)``, written in one
+place: :func:`encode` (compiled, one joint action), :func:`state_index` (numpy, any number of
+joint actions) and their inverse :func:`decode`; the profit table ``profits[i, s]`` is firm
+``i``'s per-period profit when the firms play ``s``.
 
 One implementation of the learning step, :func:`q_update`, and of the action choice,
 :func:`choose_action`, is shared by the many-session engine (:func:`run_sessions`, compiled
 with numba, one session per thread at a time) and by the ``q_learning`` pricing rule that plays
 in the discrete-event token market (:mod:`sim.strategies.pricing`).
 
-Each session draws its random numbers from its own SplitMix64 stream seeded from
-``numpy.random.SeedSequence(seed).spawn(sessions)``, so results do not depend on how sessions
-are spread over threads.
+Each session draws its random numbers from its own SplitMix64 stream seeded from the project's
+seed tree: session ``k`` uses the first 64-bit word of the child ``("sessions", k)`` of a
+:class:`sim.core.rng.SeedTree` node (``SeedTree(seed)`` for an integer seed), so results do not
+depend on how sessions are spread over threads and every batch of sessions an experiment runs is
+a named child of one seed.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ import numpy as np
 from numba import njit
 
 from sim import economics
+from sim.core.rng import SeedTree
 
 __all__ = ["MAX_Q_ENTRIES", "Game", "Sessions", "logit_game", "price_grid", "epsilon",
            "initial_q", "q_update", "choose_action", "greedy_actions", "run_session",
            "run_sessions", "greedy_cycle", "impulse_response", "static_best_response", "encode",
-           "decode"]
+           "decode", "state_index", "session_seeds"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -130,6 +135,14 @@ def encode(actions, m):
     for j in range(actions.shape[0]):
         s = s * m + actions[j]
     return s
+
+
+def state_index(actions, m: int) -> np.ndarray:
+    """State indices ``s = sum_j a_j m**(n-1-j)`` of joint actions ``actions`` (..., n), the
+    firms on the last axis; the vectorised form of :func:`encode`."""
+    actions = np.asarray(actions, dtype=np.int64)
+    n = actions.shape[-1]
+    return actions @ (np.int64(m) ** np.arange(n - 1, -1, -1, dtype=np.int64))
 
 
 @njit(cache=True)
@@ -233,7 +246,7 @@ def static_best_response(game: Game, i: int, s: int) -> int:
     acts = decode(s, game.n, game.m)
     cand = np.repeat(acts[None, :], game.m, axis=0)
     cand[:, i] = np.arange(game.m)
-    states = cand @ (game.m ** np.arange(game.n - 1, -1, -1))
+    states = state_index(cand, game.m)
     return int(np.argmax(game.profits[i, states]))
 
 
@@ -286,10 +299,8 @@ def run_session(profits, q, greedy, alpha, beta, delta, window, max_periods, see
 
 @njit(cache=True)
 def _greedy_step(greedy, s, m):
-    s_next = 0
-    for i in range(greedy.shape[0]):
-        s_next = s_next * m + greedy[i, s]
-    return s_next
+    """The state greedy play leads to from ``s``: the joint action ``(g_1(s), ..., g_n(s))``."""
+    return encode(greedy[:, s], m)
 
 
 def greedy_cycle(greedy: np.ndarray, s0: int, m: int) -> np.ndarray:
@@ -334,34 +345,37 @@ class Sessions:
     def delta(self) -> np.ndarray:
         """Profit gain per session, ``mean_i (pi_i - piN_i) / (piM_i - piN_i)``."""
         g = self.game
-        gain = (self.cycle_profit - g.nash_profit) / (g.monopoly_profit - g.nash_profit)
-        return gain.mean(axis=1)
+        return economics.profit_gain(self.cycle_profit, g.nash_profit,
+                                     g.monopoly_profit).mean(axis=1)
 
     @property
     def session_periods_per_second(self) -> float:
         return float(self.periods.sum()) / max(self.seconds, 1e-12)
 
 
-def _session_seeds(seed: int, sessions: int) -> np.ndarray:
-    children = np.random.SeedSequence(seed).spawn(sessions)
-    return np.array([c.generate_state(1, dtype=np.uint64)[0] for c in children], dtype=np.uint64)
+def session_seeds(seed: int | SeedTree, sessions: int) -> np.ndarray:
+    """The 64-bit seeds of sessions ``0 .. sessions-1``: ``tree.integers("sessions", sessions)``
+    with ``tree = seed`` (a :class:`~sim.core.rng.SeedTree` node) or ``SeedTree(seed)``.  Session
+    ``k``'s seed does not depend on how many sessions are run."""
+    tree = seed if isinstance(seed, SeedTree) else SeedTree(int(seed))
+    return tree.integers("sessions", sessions)
 
 
 def run_sessions(game: Game, *, alpha: float = 0.15, beta: float = 4e-6, delta: float = 0.95,
-                 sessions: int = 1000, seed: int = 0, window: int = 100_000,
+                 sessions: int = 1000, seed: int | SeedTree = 0, window: int = 100_000,
                  max_periods: int = 1_000_000_000, workers: int | None = None,
                  progress: bool = False) -> Sessions:
     """Run ``sessions`` independent learning sessions of ``game``, each to convergence.
 
     Sessions run on ``workers`` threads (default: all cores), each session a compiled loop
-    that releases the GIL; session ``k`` always uses the ``k``-th child of
-    ``SeedSequence(seed)``, so results are identical for any number of workers.  With
-    ``progress`` a tqdm bar counts finished sessions.
+    that releases the GIL; session ``k`` always uses the stream :func:`session_seeds` gives it
+    (``seed`` an integer or a :class:`~sim.core.rng.SeedTree` node), so results are identical
+    for any number of workers.  With ``progress`` a tqdm bar counts finished sessions.
     """
     n, m = game.n, game.m
     q0 = initial_q(game.profits, m, delta)
     g0 = greedy_actions(q0)
-    seeds = _session_seeds(seed, sessions)
+    seeds = session_seeds(seed, sessions)
     periods = np.zeros(sessions, dtype=np.int64)
     converged = np.zeros(sessions, dtype=bool)
     final = np.zeros(sessions, dtype=np.int64)
@@ -416,16 +430,15 @@ def impulse_response(game: Game, greedy: np.ndarray, start: np.ndarray, *,
     sessions = greedy.shape[0]
     n, m = game.n, game.m
     out = np.empty((sessions, horizon + 2, n))
-    weights = m ** np.arange(n - 1, -1, -1)
     for k in range(sessions):
         g = greedy[k]
         s = int(start[k])
         out[k, 0] = game.joint_prices(s)
         acts = g[:, s].copy()
-        others = int(acts @ weights)
+        others = int(state_index(acts, m))
         if deviator is not None:
             acts[deviator] = static_best_response(game, deviator, others)
-        s = int(acts @ weights)
+        s = int(state_index(acts, m))
         out[k, 1] = game.joint_prices(s)
         for t in range(2, horizon + 2):
             s = int(_greedy_step(g, s, m))

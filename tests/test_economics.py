@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize
 
 from sim import economics as econ
@@ -146,3 +148,333 @@ def test_hhi_and_profit_gain():
 def test_more_firms_lower_nash_prices():
     prices = [econ.logit_nash_prices([A] * n, [C] * n, A0, MU)[0] for n in (1, 2, 3, 5)]
     assert all(x > y for x, y in itertools.pairwise(prices))
+
+
+# ------------------------------------------------------------------------------ segment market
+
+def _calvano_as_segments(a, c, a0, mu, theta=0.01, p0=0.3):
+    """Calvano's market as one segment of the token market, through a non-trivial map:
+    alpha = 1/mu and theta (q_i - q0) + p0 = a_i - a0 with q0 = 50."""
+    a = np.asarray(a, dtype=float)
+    q0 = 50.0
+    return econ.SegmentMarket(qualities=q0 + (a - a0 - p0) / theta, costs=np.asarray(c, float),
+                              sizes=[1.0], alpha=[1.0 / mu], theta=[theta], outside_price=p0,
+                              outside_quality=q0)
+
+
+def _many_segments(seed=0, S=200, n=3):
+    rng = np.random.default_rng(seed)
+    return econ.SegmentMarket(
+        qualities=rng.uniform(180, 220, n), costs=rng.uniform(0.5, 1.5, n),
+        sizes=rng.lognormal(0, 1, S), alpha=rng.lognormal(np.log(2.0), 0.8, S),
+        theta=rng.lognormal(np.log(0.01), 0.5, S), outside_price=2.0, outside_quality=190.0)
+
+
+def test_segment_shares_are_calvanos():
+    a, c = [2.0, 1.8, 2.2], [1.0, 0.9, 1.1]
+    market = _calvano_as_segments(a, c, 0.1, 0.3)
+    p = np.array([1.4, 1.5, 1.6])
+    np.testing.assert_allclose(econ.segment_demand(market, p), _shares(p, a, 0.1, 0.3),
+                               rtol=1e-12)
+    np.testing.assert_allclose(econ.segment_profits(market, p),
+                               (p - c) * _shares(p, a, 0.1, 0.3), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_segment_nash_and_monopoly_equal_the_closed_forms(n):
+    a, c = np.full(n, A), np.full(n, C)
+    market = _calvano_as_segments(a, c, A0, MU)
+    pn = econ.nash_prices(market, tol=1e-14)
+    np.testing.assert_allclose(pn, econ.logit_nash_prices(a, c, A0, MU), rtol=1e-12)
+    np.testing.assert_allclose(econ.monopoly_prices(market), econ.logit_monopoly_prices(a, c,
+                                                                                       A0, MU),
+                               rtol=1e-10)
+    if n == 2:
+        assert pn[0] == pytest.approx(1.47293, abs=5e-6)
+    # The default tolerance (1e-10 per sweep) is within 1e-9 of the closed form.
+    np.testing.assert_allclose(econ.nash_prices(market), pn, atol=1e-9)
+
+
+def test_segment_nash_and_monopoly_asymmetric_closed_forms():
+    a, c, a0, mu = [2.5, 1.5, 2.0], [1.0, 0.4, 0.8], 0.3, 0.4
+    market = econ.SegmentMarket.logit(a, c, a0, mu)
+    np.testing.assert_allclose(econ.nash_prices(market, tol=1e-14),
+                               econ.logit_nash_prices(a, c, a0, mu), rtol=1e-12)
+    np.testing.assert_allclose(econ.monopoly_prices(market),
+                               econ.logit_monopoly_prices(a, c, a0, mu), rtol=1e-10)
+
+
+def test_nash_of_some_players_holds_the_others_fixed():
+    market = _many_segments(1, S=30)
+    p = np.array([1.5, 1.7, 1.9])
+    pn = econ.nash_prices(market, p, players=[0, 2], tol=1e-13)
+    trial = p.copy()
+    trial[[0, 2]] = pn
+    for k, i in enumerate((0, 2)):
+        assert econ.best_response(market, trial, i) == pytest.approx(pn[k], rel=1e-11)
+    pm = econ.monopoly_prices(market, p, players=[0, 2])
+    # No small move of the players' prices raises their joint profit.
+    joint = econ.segment_profits(market, np.array([pm[0], 1.7, pm[1]]))[[0, 2]].sum()
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = pm + rng.normal(0, 1e-3, 2)
+        trial = np.array([x[0], 1.7, x[1]])
+        assert econ.segment_profits(market, trial)[[0, 2]].sum() <= joint + 1e-12
+
+
+def test_nash_raises_when_it_does_not_converge():
+    market = _many_segments(2, S=20)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        econ.nash_prices(market, max_iter=1, tol=0.0)
+
+
+def test_best_response_equals_the_logit_best_response():
+    a, c, a0, mu = [2.5, 1.5, 2.0], [1.0, 0.4, 0.8], 0.3, 0.4
+    market = _calvano_as_segments(a, c, a0, mu)
+    for p in ([1.2, 1.0, 1.5], [3.0, 0.5, 2.0], [1.0, 1.0, 1.0]):
+        for i in range(3):
+            # FOC p_i - c_i = mu / (1 - s_i), written out.
+            br = econ.best_response(market, p, i)
+            q = np.array(p, dtype=float)
+            q[i] = br
+            assert br - c[i] == pytest.approx(mu / (1 - _shares(q, a, a0, mu)[i]), rel=1e-12)
+            assert econ.logit_best_response(p, i, a, c, a0, mu) == pytest.approx(br, rel=1e-12)
+
+
+def test_best_response_many_segments_is_the_profit_maximum():
+    market = _many_segments(3)
+    p = np.array([1.6, 1.8, 2.0])
+    grid = np.linspace(market.costs[1], market.costs[1] + 20, 200_001)
+
+    def profit(x):
+        trial = np.tile(p, (x.size, 1))
+        trial[:, 1] = x
+        return np.array([econ.segment_profits(market, row)[1] for row in trial])
+
+    br = econ.best_response(market, p, 1)
+    coarse = grid[::100][np.argmax(profit(grid[::100]))]
+    fine = np.linspace(coarse - 0.02, coarse + 0.02, 4001)
+    assert abs(br - fine[np.argmax(profit(fine))]) < 2e-5
+    assert profit(np.array([br]))[0] >= profit(fine).max() - 1e-9
+    # A precomputed rival log term gives the same answer.
+    L = market.rival_log_term(p, 1)
+    assert econ.best_response(market, p, 1, rival_log_term=L) == br
+
+
+def test_best_response_with_two_separated_peaks_finds_the_higher():
+    """A mass market with high price sensitivity and a small, price-insensitive niche: the
+    profit has two local maxima; the best response is the global one."""
+    for niche, expect_high in ((0.02, False), (0.5, True)):
+        market = econ.SegmentMarket(qualities=[0.0], costs=[1.0], sizes=[1.0, niche],
+                                    alpha=[10.0, 0.05], theta=[0.0, 0.0], outside_price=1.5,
+                                    outside_quality=0.0)
+        grid = np.linspace(1.0, 200.0, 400_001)
+        profits = np.array([econ.segment_profits(market, [x])[0] for x in grid[::20]])
+        best = grid[::20][np.argmax(profits)]
+        br = econ.best_response(market, [0.0], 0)
+        assert (br > 10) == expect_high
+        assert br == pytest.approx(best, abs=0.02)
+
+
+def test_capacity_binding_best_response_is_where_demand_equals_capacity():
+    a, c = [A, A], [C, C]
+    market = econ.SegmentMarket.logit(a, c, A0, MU)
+    p = np.array([1.5, 1.5])
+    free = econ.best_response(market, p, 0)
+    d_free = _shares([free, 1.5], a, A0, MU)[0]
+    # Capacity above the uncapped demand: no change.
+    assert econ.best_response(market, p, 0, capacity=d_free * 1.01) == free
+    assert econ.best_response(market, p, 0, capacity=np.inf) == free
+    # Capacity below it: the price at which demand equals capacity.
+    k = 0.5 * d_free
+    capped = econ.best_response(market, p, 0, capacity=k)
+    assert capped > free
+    assert _shares([capped, 1.5], a, A0, MU)[0] == pytest.approx(k, rel=1e-12)
+    # The market's own capacities via capacity=True.
+    limited = econ.SegmentMarket.logit(a, c, A0, MU)
+    limited = econ.SegmentMarket(limited.qualities, limited.costs, limited.sizes, limited.alpha,
+                                 limited.theta, 0.0, A0, capacities=[k, 1.0])
+    assert econ.best_response(limited, p, 0, capacity=True) == capped
+    assert econ.best_response(limited, p, 0) == free
+    np.testing.assert_allclose(econ.segment_profits(limited, [capped, 1.5], capacity=True)[0],
+                               (capped - 1) * k, rtol=1e-12)
+
+
+def test_capacity_binding_many_segments():
+    market = _many_segments(4)
+    p = np.array([1.6, 1.8, 2.0])
+    free = econ.best_response(market, p, 0)
+    d = econ.segment_demand(market, np.array([free, 1.8, 2.0]))[0]
+    capped = econ.best_response(market, p, 0, capacity=0.3 * d)
+    assert econ.segment_demand(market, np.array([capped, 1.8, 2.0]))[0] == pytest.approx(
+        0.3 * d, rel=1e-10)
+
+
+def test_cleared_margins_without_capacity_are_segment_profits():
+    market = _many_segments(5, S=40)
+    p = np.array([1.6, 1.8, 2.0])
+    joint = np.array([[1.5, 1.9], [2.5, 2.1]])
+    out = econ.cleared_margins(market, p, [0, 2], joint, capacity=False)
+    for r, row in enumerate(joint):
+        q = np.array([row[0], 1.8, row[1]])
+        np.testing.assert_allclose(out[r], econ.segment_profits(market, q)[[0, 2]], rtol=1e-12)
+
+
+def test_cleared_margins_with_capacity_serve_at_most_capacity():
+    base = _many_segments(6, S=40)
+    p = np.array([1.6, 1.8, 2.0])
+    d = econ.segment_demand(base, p)
+    caps = 0.5 * d
+    market = econ.SegmentMarket(base.qualities, base.costs, base.sizes, base.alpha, base.theta,
+                                base.outside_price, base.outside_quality, capacities=caps)
+    out = econ.cleared_margins(market, p, [0, 1, 2], p, rechoice_rounds=2)[0]
+    np.testing.assert_allclose(out, (p - base.costs) * caps, rtol=1e-12)
+
+
+def test_elasticity_of_one_segment_is_minus_alpha_p_one_minus_s():
+    a, c, a0, mu = [2.5, 1.5, 2.0], [1.0, 0.4, 0.8], 0.3, 0.4
+    market = econ.SegmentMarket.logit(a, c, a0, mu)
+    p = np.array([1.7, 1.1, 1.4])
+    s = _shares(p, a, a0, mu)
+    el = econ.elasticities(market, p)
+    np.testing.assert_allclose(el.own, -p * (1 - s) / mu, rtol=1e-12)
+    # Cross elasticities of logit: e_ik = alpha p_k s_k.
+    for i in range(3):
+        for k in range(3):
+            if i != k:
+                assert el.matrix[i, k] == pytest.approx(p[k] * s[k] / mu, rel=1e-12)
+                # Logit diversion is proportional to the rivals' shares: s_k / (1 - s_i).
+                assert el.diversion[i, k] == pytest.approx(s[k] / (1 - s[i]), rel=1e-12)
+    np.testing.assert_allclose(el.diversion_outside, (1 - s.sum()) / (1 - s), rtol=1e-12)
+    np.testing.assert_allclose(el.diversion.sum(axis=1) + el.diversion_outside, 1.0,
+                               rtol=1e-14)
+
+
+def test_elasticities_many_segments_match_finite_differences():
+    market = _many_segments(7, S=50)
+    p = np.array([1.6, 1.8, 2.0])
+    el = econ.elasticities(market, p)
+    d = econ.segment_demand(market, p)
+    h = 1e-6
+    for k in range(3):
+        up, dn = p.copy(), p.copy()
+        up[k] += h
+        dn[k] -= h
+        slope = (econ.segment_demand(market, up) - econ.segment_demand(market, dn)) / (2 * h)
+        np.testing.assert_allclose(el.matrix[:, k], slope * p[k] / d, rtol=1e-6)
+        if k:  # diversion from firm 0 to k: dD_k/dp_0 over -dD_0/dp_0
+            up, dn = p.copy(), p.copy()
+            up[0] += h
+            dn[0] -= h
+            d0 = (econ.segment_demand(market, up) - econ.segment_demand(market, dn)) / (2 * h)
+            assert el.diversion[0, k] == pytest.approx(d0[k] / -d0[0], rel=1e-6)
+    np.testing.assert_allclose(el.diversion.sum(axis=1) + el.diversion_outside, 1.0,
+                               rtol=1e-13)
+
+
+def test_lerner_and_inverse_elasticity_rule():
+    market = econ.SegmentMarket.logit([A, A], [C, C], A0, MU)
+    pn = econ.nash_prices(market, tol=1e-14)
+    np.testing.assert_allclose(econ.lerner(pn, [C, C]), -1 / econ.elasticities(market, pn).own,
+                               rtol=1e-10)
+    assert econ.lerner(2.0, 1.5) == 0.25
+
+
+def test_hhi_with_the_outside_seller():
+    assert econ.hhi([0.2, 0.2]) == pytest.approx(5_000)  # default: inside market
+    assert econ.hhi([0.2, 0.2], normalise=False) == pytest.approx(10_000 * (0.04 + 0.04 + 0.36))
+    assert econ.hhi([0.0, 0.0], normalise=False) == pytest.approx(10_000)
+    assert econ.hhi([0.5, 0.5], normalise=False) == pytest.approx(5_000)
+    with pytest.raises(ValueError):
+        econ.hhi([0.7, 0.7], normalise=False)
+
+
+def test_segment_market_checks_shapes():
+    with pytest.raises(ValueError, match="per firm"):
+        econ.SegmentMarket([1.0, 2.0], [1.0], [1.0], [1.0], [1.0], 0.0, 0.0)
+    with pytest.raises(ValueError, match="per segment"):
+        econ.SegmentMarket([1.0], [1.0], [1.0, 2.0], [1.0], [1.0], 0.0, 0.0)
+    with pytest.raises(ValueError, match="positive"):
+        econ.SegmentMarket([1.0], [1.0], [1.0], [0.0], [1.0], 0.0, 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), segments=st.integers(1, 12),
+       cap_share=st.floats(0.05, 2.0))
+def test_best_response_property_no_grid_price_does_better(seed, segments, cap_share):
+    rng = np.random.default_rng(seed)
+    market = econ.SegmentMarket(
+        qualities=rng.uniform(0, 100, 2), costs=rng.uniform(0.1, 2.0, 2),
+        sizes=rng.lognormal(0, 1, segments), alpha=rng.lognormal(0, 1, segments),
+        theta=rng.lognormal(np.log(0.02), 0.5, segments), outside_price=rng.uniform(0, 3),
+        outside_quality=rng.uniform(0, 100))
+    p = market.costs + rng.uniform(0, 3, 2)
+    free = econ.best_response(market, p, 0)
+    cap = cap_share * econ.segment_demand(market, np.array([free, p[1]]))[0]
+    for k in (None, cap):
+        br = econ.best_response(market, p, 0, capacity=k)
+        assert br >= market.costs[0]
+        grid = market.costs[0] + np.geomspace(1e-3, 1e3, 3000)
+        trial = np.column_stack([grid, np.full(grid.size, p[1])])
+        d = np.array([econ.segment_demand(market, row)[0] for row in trial])
+        cap_k = np.inf if k is None else k
+        best_grid = ((grid - market.costs[0]) * np.minimum(d, cap_k)).max()
+        d_br = econ.segment_demand(market, np.array([br, p[1]]))[0]
+        assert (br - market.costs[0]) * min(d_br, cap_k) >= best_grid * (1 - 1e-9) - 1e-300
+
+
+@pytest.fixture(scope="module")
+def algorithmic_pricing_snapshot():
+    import sim
+    from sim.model import PriceWarModel
+    from sim.strategies.learning import Snapshot
+
+    model = PriceWarModel(sim.validate(sim.compose([
+        "scenario=algorithmic_pricing", "shocks=[]", "~firms.lab",
+        "firms.algo_a.pricing.pretrain_max_periods=0",
+        "firms.algo_b.pricing.pretrain_max_periods=0"])))
+    for _ in range(2):
+        model.step()
+    return Snapshot.of(model)
+
+
+def _as_market(snap):
+    return econ.SegmentMarket(snap.qualities, snap.costs, snap.sizes, snap.alpha, snap.theta,
+                              snap.outside_price, snap.outside_quality, snap.capacities)
+
+
+@pytest.mark.parametrize("firms", [2, 3])
+def test_segment_solvers_agree_with_the_arena_benchmarks(algorithmic_pricing_snapshot, firms):
+    """The arena's benchmarks (bounded Brent per best response, L-BFGS-B without a gradient) on
+    the algorithmic_pricing market, with its two learners and with a third, asymmetric firm.
+    They agree to 5e-8: the arena's own solver error (its Nash prices are 1.8e-8 below the
+    closed form here, its monopoly prices 4.5e-9 above), not the new solvers' (1e-11)."""
+    import dataclasses
+
+    snap = algorithmic_pricing_snapshot
+    if firms == 3:
+        snap = dataclasses.replace(snap, prices=np.array([1.7, 1.6, 1.5]),
+                                   qualities=np.array([200.0, 210.0, 190.0]),
+                                   costs=np.array([1.0, 0.9, 1.1]))
+    market = _as_market(snap)
+    for players in (np.arange(firms), np.array([0, 1])):
+        b = snap.benchmarks(players)
+        pn = econ.nash_prices(market, snap.prices, players)
+        pm = econ.monopoly_prices(market, snap.prices, players)
+        np.testing.assert_allclose(pn, b.nash_price, atol=5e-8)
+        np.testing.assert_allclose(pm, b.monopoly_price, atol=5e-8)
+        full = snap.prices.copy()
+        full[players] = pm
+        np.testing.assert_allclose(econ.segment_profits(market, full)[players],
+                                   b.monopoly_profit, rtol=1e-7)
+        joint = snap.margins(players, pm, capacity=False)[0]
+        np.testing.assert_allclose(econ.cleared_margins(market, snap.prices, players, pm,
+                                                        snap.rechoice_rounds, capacity=False)[0],
+                                   joint, rtol=1e-13)
+        assert joint.sum() >= b.monopoly_profit.sum() - 1e-14
+    if firms == 2:
+        a, c = np.full(2, 2.0), np.full(2, 1.0)
+        np.testing.assert_allclose(econ.nash_prices(market, snap.prices, tol=1e-14),
+                                   econ.logit_nash_prices(a, c, 0.0, 0.25), rtol=1e-12)
+        np.testing.assert_allclose(econ.monopoly_prices(market, snap.prices),
+                                   econ.logit_monopoly_prices(a, c, 0.0, 0.25), rtol=1e-10)

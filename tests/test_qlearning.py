@@ -304,6 +304,22 @@ def test_encode_decode_round_trip(n, m):
     assert ql.encode(np.array([1] + [0] * (n - 1)), m) == m ** (n - 1)
 
 
+@pytest.mark.parametrize(("n", "m"), [(2, 15), (3, 4), (4, 3)])
+def test_state_index_is_encode_vectorised(n, m):
+    acts = np.indices((m,) * n).reshape(n, -1).T  # every joint action, in state order
+    np.testing.assert_array_equal(ql.state_index(acts, m), np.arange(m ** n))
+    assert all(ql.state_index(a, m) == ql.encode(a, m) for a in acts[:: max(1, m ** n // 17)])
+    batch = acts.reshape(m, -1, n)  # leading axes are kept
+    assert ql.state_index(batch, m).shape == batch.shape[:-1]
+
+
+def test_greedy_step_is_the_encoded_greedy_joint_action():
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 4, size=(3, 4 ** 3))
+    for s in (0, 5, 63):
+        assert ql._greedy_step(g, s, 4) == ql.encode(g[:, s].copy(), 4)
+
+
 def test_static_best_response_is_the_grid_argmax():
     game = ql.logit_game()
     p = game.prices[0]
@@ -437,6 +453,36 @@ def test_run_sessions_deterministic_for_any_worker_count():
     assert not np.array_equal(a.greedy, c.greedy)
 
 
+def test_session_seeds_are_children_of_the_seed_tree():
+    from sim.core.rng import SeedTree
+
+    seeds = ql.session_seeds(3, 5)
+    tree = SeedTree(3)
+    expected = [tree.child("sessions").sequence(k).generate_state(1, np.uint64)[0]
+                for k in range(5)]
+    np.testing.assert_array_equal(seeds, expected)
+    np.testing.assert_array_equal(ql.session_seeds(tree, 5), seeds)
+    np.testing.assert_array_equal(ql.session_seeds(3, 8)[:5], seeds)  # independent of count
+    other = ql.session_seeds(tree.child("heatmap"), 5)
+    assert not set(other.tolist()) & set(seeds.tolist())
+
+
+def test_run_sessions_accepts_a_seed_tree_node():
+    from sim.core.rng import SeedTree
+
+    a = _fast(3, 2)
+    b = ql.run_sessions(ql.logit_game(), seed=SeedTree(3), workers=1, **FAST)
+    assert np.array_equal(a.greedy, b.greedy) and np.array_equal(a.periods, b.periods)
+
+
+def test_sessions_delta_is_the_profit_gain():
+    res = _fast(3, 2)
+    g = res.game
+    np.testing.assert_array_equal(
+        res.delta, economics.profit_gain(res.cycle_profit, g.nash_profit,
+                                         g.monopoly_profit).mean(axis=1))
+
+
 def test_run_sessions_results_are_consistent():
     res = _fast(3, 2)
     game = res.game
@@ -465,8 +511,9 @@ def test_run_sessions_max_periods_below_window_never_converges():
 def test_shortened_schedule_learns_supracompetitive_prices():
     """20 sessions at beta = 2e-5 (five times the baseline's decay), window 20,000.
 
-    Measured over seeds 0-7: every session converged within 560,000 periods (the cap here is
-    4,000,000), mean Delta 0.77-0.82 per seed, the lowest single session 0.47 (160 sessions);
+    Measured over seeds 0-7 (seed-tree streams): every session converged within 560,000 periods
+    (the cap here is 4,000,000), mean Delta 0.76-0.80 per seed, the lowest single session 0.49
+    (160 sessions); with the earlier SeedSequence.spawn streams 0.77-0.82 and 0.47;
     per-session Delta has an sd of about 0.1, so a 20-session mean has an sd of about 0.025 and
     0.6 is more than 6 sd below every measured mean; 'at least 18 of 20 sessions above 0.2'
     leaves room for two unlucky sessions.  About 0.3 s on 2 threads.
@@ -484,7 +531,8 @@ def test_calvano_baseline_mean_delta_near_the_paper():
     """The paper's baseline (beta = 4e-6, window 100,000), 20 sessions: about 1 s on 2 threads.
 
     The paper reports mean Delta about 0.85; measured here over seeds 0-5 the 20-session mean
-    was 0.82-0.87 with all sessions converged.  The bounds 0.7-0.95 allow about 5 sd of a
+    was 0.79-0.87 with all sessions converged (seed-tree streams; 0.82-0.87 with the earlier
+    SeedSequence.spawn streams).  The bounds 0.7-0.95 allow about 5 sd of a
     20-session mean either way.  Convergence cannot come before epsilon is small, so every
     session needs well over 1e6 periods (epsilon_1e6 = exp(-4) = 0.018).
     """
@@ -590,6 +638,22 @@ def test_calvano_malformed_command_line_exits_2_with_one_line(tmp_path, capsys, 
     assert len(lines) == 1
     assert lines[0].startswith("calvano: ")
     assert not out.exists()
+
+
+def test_calvano_streams_are_named_children_of_the_seed():
+    """Seed 1's baseline no longer reuses seed 0's heatmap cell (0, 0) (formerly both used
+    SeedSequence(1)); every cell and the baseline have their own streams."""
+    calvano = _calvano()
+
+    def seeds(node):
+        return set(ql.session_seeds(node, 20).tolist())
+
+    base1 = seeds(calvano.baseline_seeds(1))
+    cells0 = [seeds(calvano.cell_seeds(0, a, b)) for a in range(3) for b in range(3)]
+    assert all(not base1 & c for c in cells0)
+    assert not seeds(calvano.baseline_seeds(0)) & set().union(*cells0)
+    assert len(set().union(*cells0)) == 9 * 20
+    assert seeds(calvano.cell_seeds(0, 0, 1)) != seeds(calvano.cell_seeds(1, 0, 1))
 
 
 def test_calvano_impulse_sessions_match_session_numbers(tmp_path):
