@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sim.economics import SegmentMarket
 from sim.markets import tokens
 
 __all__ = ["MarketView", "FirmView", "RuleContext", "LogTermSource", "readonly"]
@@ -73,6 +74,14 @@ class MarketView:
     @property
     def n(self) -> int:
         return len(self.names)
+
+    def segment_market(self, capacity: bool | None = None):
+        """The market as a :class:`sim.economics.SegmentMarket` (capacities included if the
+        market has limits, or as ``capacity`` says)."""
+        caps = self.capacity_limits if capacity is None else capacity
+        return SegmentMarket(self.qualities, self.costs, self.sizes, self.alpha, self.theta,
+                             self.outside_price, self.outside_quality,
+                             self.capacities.copy() if caps else None)
 
     def rival_log_term(self) -> np.ndarray:
         """``L_j = ln(1 + sum_{k != me} exp(v_kj))`` per segment: the rivals' and the outside

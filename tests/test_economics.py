@@ -426,8 +426,8 @@ def test_best_response_property_no_grid_price_does_better(seed, segments, cap_sh
 @pytest.fixture(scope="module")
 def algorithmic_pricing_snapshot():
     import sim
-    from sim.model import PriceWarModel
     from sim.strategies.learning import Snapshot
+    from sim.world.model import PriceWarModel
 
     model = PriceWarModel(sim.validate(sim.compose([
         "scenario=algorithmic_pricing", "shocks=[]", "~firms.lab",
@@ -435,46 +435,45 @@ def algorithmic_pricing_snapshot():
         "firms.algo_b.pricing.pretrain_max_periods=0"])))
     for _ in range(2):
         model.step()
-    return Snapshot.of(model)
-
-
-def _as_market(snap):
-    return econ.SegmentMarket(snap.qualities, snap.costs, snap.sizes, snap.alpha, snap.theta,
-                              snap.outside_price, snap.outside_quality, snap.capacities)
+    return Snapshot.of(model.view(model.firms["algo_a"]))
 
 
 @pytest.mark.parametrize("firms", [2, 3])
-def test_segment_solvers_agree_with_the_arena_benchmarks(algorithmic_pricing_snapshot, firms):
-    """The arena's benchmarks (bounded Brent per best response, L-BFGS-B without a gradient) on
-    the algorithmic_pricing market, with its two learners and with a third, asymmetric firm.
-    They agree to 5e-8: the arena's own solver error (its Nash prices are 1.8e-8 below the
-    closed form here, its monopoly prices 4.5e-9 above), not the new solvers' (1e-11)."""
+def test_arena_benchmarks_are_nash_and_joint_monopoly(algorithmic_pricing_snapshot, firms):
+    """The Q arena's benchmarks on the algorithmic_pricing market, with its two learners and
+    with a third, asymmetric firm: at the Nash prices each player's price is its best response
+    to the others; at the joint-monopoly prices no small move raises the players' summed
+    profit; with two symmetric learners both equal Calvano's closed forms."""
     import dataclasses
+
+    from sim.strategies.learning import Snapshot
 
     snap = algorithmic_pricing_snapshot
     if firms == 3:
-        snap = dataclasses.replace(snap, prices=np.array([1.7, 1.6, 1.5]),
-                                   qualities=np.array([200.0, 210.0, 190.0]),
-                                   costs=np.array([1.0, 0.9, 1.1]))
-    market = _as_market(snap)
+        market = dataclasses.replace(snap.market, qualities=np.array([200.0, 210.0, 190.0]),
+                                     costs=np.array([1.0, 0.9, 1.1]))
+        snap = Snapshot(market, np.array([1.7, 1.6, 1.5]), snap.rechoice_rounds)
+    market = snap.market
     for players in (np.arange(firms), np.array([0, 1])):
         b = snap.benchmarks(players)
-        pn = econ.nash_prices(market, snap.prices, players)
-        pm = econ.monopoly_prices(market, snap.prices, players)
-        np.testing.assert_allclose(pn, b.nash_price, atol=5e-8)
-        np.testing.assert_allclose(pm, b.monopoly_price, atol=5e-8)
         full = snap.prices.copy()
-        full[players] = pm
-        np.testing.assert_allclose(econ.segment_profits(market, full)[players],
-                                   b.monopoly_profit, rtol=1e-7)
-        joint = snap.margins(players, pm, capacity=False)[0]
-        np.testing.assert_allclose(econ.cleared_margins(market, snap.prices, players, pm,
-                                                        snap.rechoice_rounds, capacity=False)[0],
-                                   joint, rtol=1e-13)
-        assert joint.sum() >= b.monopoly_profit.sum() - 1e-14
+        full[players] = b.nash_price
+        for k, i in enumerate(players):
+            assert econ.best_response(market, full, int(i)) == pytest.approx(b.nash_price[k],
+                                                                            rel=1e-9)
+        full[players] = b.monopoly_price
+        joint = econ.segment_profits(market, full)[players].sum()
+        for i in players:
+            for h in (1e-4, -1e-4):
+                moved = full.copy()
+                moved[i] += h
+                assert econ.segment_profits(market, moved)[players].sum() <= joint + 1e-12
+        np.testing.assert_allclose(b.monopoly_profit, econ.segment_profits(market, full)[players],
+                                   rtol=1e-12)
     if firms == 2:
         a, c = np.full(2, 2.0), np.full(2, 1.0)
-        np.testing.assert_allclose(econ.nash_prices(market, snap.prices, tol=1e-14),
-                                   econ.logit_nash_prices(a, c, 0.0, 0.25), rtol=1e-12)
-        np.testing.assert_allclose(econ.monopoly_prices(market, snap.prices),
-                                   econ.logit_monopoly_prices(a, c, 0.0, 0.25), rtol=1e-10)
+        b = snap.benchmarks(np.arange(2))
+        np.testing.assert_allclose(b.nash_price, econ.logit_nash_prices(a, c, 0.0, 0.25),
+                                   rtol=1e-9)
+        np.testing.assert_allclose(b.monopoly_price, econ.logit_monopoly_prices(a, c, 0.0, 0.25),
+                                   rtol=1e-9)

@@ -7,7 +7,8 @@ first learner's first review:
    point on today's logit demand, every other firm's price held where it is) and their
    joint-monopoly prices ``pM`` (the learners' summed profit maximised); learner ``i`` prices on
    ``m`` points evenly spaced on ``[pN_i - xi (pM_i - pN_i), pM_i + xi (pM_i - pN_i)]``.  Both
-   benchmarks use demand without capacity limits.
+   benchmarks use demand without capacity limits (:func:`sim.economics.nash_prices`,
+   :func:`sim.economics.monopoly_prices`).
 2. **Pretraining.**  With ``pretrain_max_periods > 0`` the learners first play the repeated game
    whose per-period profit table is the token market's daily operating margin
    ``(p_i - c_i) served_i`` at each joint grid price (cleared by
@@ -33,11 +34,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import optimize
 
-from sim import qlearning
+from sim import economics, qlearning
 from sim.core.errors import ConfigError
-from sim.markets import tokens
 from sim.strategies import param, parse, register
 from sim.strategies.pricing import PricingRule
 from sim.views import FirmView, MarketView, RuleContext
@@ -149,73 +148,34 @@ class Benchmarks:
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """The token market at one moment, as arrays over its active firms."""
+    """The token market at one moment: its :class:`~sim.economics.SegmentMarket` (capacities
+    only if the market has limits), the prices in force and the re-choice rounds."""
 
+    market: economics.SegmentMarket
     prices: np.ndarray
-    qualities: np.ndarray
-    costs: np.ndarray
-    capacities: np.ndarray | None  # None: no capacity limits
-    sizes: np.ndarray
-    alpha: np.ndarray
-    theta: np.ndarray
-    outside_price: float
-    outside_quality: float
     rechoice_rounds: int
 
     @classmethod
     def of(cls, view: MarketView) -> Snapshot:
         """The market a view shows."""
-        return cls(
-            prices=view.prices.copy(), qualities=view.qualities.copy(),
-            costs=view.costs.copy(),
-            capacities=view.capacities.copy() if view.capacity_limits else None,
-            sizes=view.sizes.copy(), alpha=view.alpha, theta=view.theta,
-            outside_price=view.outside_price, outside_quality=view.outside_quality,
-            rechoice_rounds=view.rechoice_rounds)
+        return cls(view.segment_market(), view.prices.copy(), view.rechoice_rounds)
 
     def margins(self, players: np.ndarray, joint, capacity: bool = True) -> np.ndarray:
-        """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` (firm indices) at
-        each row of ``joint`` (their prices), every other firm at its price; cleared by
-        :func:`sim.markets.tokens.clear`, with capacities only if ``capacity``."""
-        joint = np.atleast_2d(np.asarray(joint, dtype=float))
-        prices = self.prices.copy()
-        caps = self.capacities if capacity else None
-        out = np.empty(joint.shape)
-        for r, row in enumerate(joint):
-            prices[players] = row
-            res = tokens.clear(prices, self.qualities, caps, self.sizes, self.alpha, self.theta,
-                               self.outside_price, self.outside_quality, self.rechoice_rounds)
-            out[r] = (row - self.costs[players]) * res.served[players]
-        return out
+        """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` at each row of
+        ``joint`` (their prices), every other firm at its price
+        (:func:`sim.economics.cleared_margins`; capacities only if ``capacity``)."""
+        return economics.cleared_margins(self.market, self.prices, players, joint,
+                                         self.rechoice_rounds, capacity=capacity)
 
     def benchmarks(self, players: np.ndarray) -> Benchmarks:
-        """The players' static Nash prices (best responses, bounded Brent on
-        ``[c_i, c_i + 40 / alpha_(1%)]``, iterated until no price moves by 1e-10) and
-        joint-monopoly prices (their summed margin maximised by L-BFGS-B from ``1.05 pN``), every
-        other firm at its price, without capacity limits."""
+        """The players' static Nash prices (:func:`sim.economics.nash_prices`) and
+        joint-monopoly prices (:func:`sim.economics.monopoly_prices`), every other firm at its
+        price, without capacity limits, and their daily margins there."""
         players = np.asarray(players)
-        costs = self.costs[players]
-        alpha_low = float(np.quantile(self.alpha, 0.01))
-        hi = costs + max(40.0 / alpha_low, 1e-6)
-        p = costs + 1.0 / alpha_low
-        for _ in range(500):
-            old = p.copy()
-            for i in range(players.size):
-                def neg(x, i=i):
-                    trial = p.copy()
-                    trial[i] = x
-                    return -self.margins(players, trial, capacity=False)[0, i]
-                p[i] = optimize.minimize_scalar(neg, bounds=(costs[i], hi[i]), method="bounded",
-                                                options={"xatol": 1e-12}).x
-            if np.max(np.abs(p - old)) < 1e-10:
-                break
-        nash = p.copy()
-        res = optimize.minimize(lambda x: -self.margins(players, x, capacity=False)[0].sum(),
-                                nash * 1.05, method="L-BFGS-B",
-                                bounds=list(zip(costs, hi, strict=True)),
-                                options={"ftol": 1e-15, "gtol": 1e-12})
-        return Benchmarks(nash, res.x, self.margins(players, nash, capacity=False)[0],
-                          self.margins(players, res.x, capacity=False)[0])
+        nash = economics.nash_prices(self.market, self.prices, players)
+        mono = economics.monopoly_prices(self.market, self.prices, players)
+        return Benchmarks(nash, mono, self.margins(players, nash, capacity=False)[0],
+                          self.margins(players, mono, capacity=False)[0])
 
 
 class Arena:
@@ -298,19 +258,15 @@ class Arena:
                     old_comp[j] = comps[members.index(f)]
                 else:  # a leaver: fixed at its last price
                     old_comp[j] = _nearest(self.grids[i], self.last_price[f])
-            old_s = np.zeros(comps.shape[1], dtype=np.int64)
-            for j in range(len(old)):
-                old_s = old_s * m + old_comp[j]
+            old_s = qlearning.state_index(old_comp.T, m)
             q[i] = self.q[i][old_s]
             greedy[i] = self.greedy[i][old_s]
         self.members, self.q, self.greedy = list(members), q, greedy
 
     def _observe(self, i: int) -> int:
-        grid, m = self.grids[i], self.p.m
-        s = 0
-        for f in self.members:
-            s = s * m + _nearest(grid, self.period_prices[f])
-        return s
+        grid = self.grids[i]
+        actions = [_nearest(grid, self.period_prices[f]) for f in self.members]
+        return int(qlearning.state_index(np.asarray(actions, dtype=np.int64), self.p.m))
 
     # ---------------------------------------------------------------- play
     def price_for(self, view: MarketView, me: FirmView, ctx: RuleContext) -> float:
@@ -345,15 +301,14 @@ class Arena:
     def _market_on(self, day_rows, market_row) -> Benchmarks:
         """All firms' benchmarks on a recorded day: the firms' qualities and costs from their
         rows, segment sizes scaled to the day's total demand, the day's outside offer."""
-        snap = Snapshot(
-            prices=day_rows["price_usd_per_m"].to_numpy(float),
+        snap = Snapshot(economics.SegmentMarket(
             qualities=day_rows["quality"].to_numpy(float),
-            costs=day_rows["marginal_cost_usd_per_m"].to_numpy(float), capacities=None,
+            costs=day_rows["marginal_cost_usd_per_m"].to_numpy(float),
             sizes=self.sizes0 * (market_row["total_demand_m_tokens"] / self.sizes0.sum()),
             alpha=self.alpha, theta=self.theta,
             outside_price=float(market_row["outside_price_usd_per_m"]),
-            outside_quality=float(market_row["outside_quality"]),
-            rechoice_rounds=self.rechoice_rounds)
+            outside_quality=float(market_row["outside_quality"])),
+            day_rows["price_usd_per_m"].to_numpy(float), self.rechoice_rounds)
         return snap.benchmarks(np.arange(len(day_rows)))
     def summary(self, firms, market) -> dict:
         """The learners' benchmarks and pretraining, and their record by phase.

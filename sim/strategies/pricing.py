@@ -13,11 +13,10 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from sim.core import params as checks
 from sim.core.errors import ConfigError
-from sim.markets.tokens import own_price_demand
+from sim.economics import best_response
 from sim.strategies import Rule, param, register
 from sim.views import FirmView, MarketView, RuleContext
 
@@ -49,48 +48,25 @@ class CostPlus(PricingRule):
 class BestResponse(PricingRule):
     """Maximise expected profit against rivals' current prices on the logit demand model.
 
-    ``p* = argmax_p (p - c) * min(D(p), K)`` where ``D(p)`` is the firm's first-round demand
-    summed over segments with rivals' offers fixed (:func:`sim.markets.tokens.own_price_demand`
-    on the view's rivals' log term) and ``K`` its capacity (ignored when ``capacity_aware`` is
-    false or the market has no limits).
-    Solved by a grid search over ``[c, c + span]`` refined with bounded Brent on the best cell.
+    ``p* = argmax_{p >= c} (p - c) * min(D(p), K)`` where ``D(p)`` is the firm's first-round
+    demand summed over segments with rivals' offers fixed and ``K`` its capacity (ignored when
+    ``capacity_aware`` is false or the market has no limits).  Solved by
+    :func:`sim.economics.best_response` (the one best-response solver: a search bracket derived
+    from each segment's closed-form optimum, refined by Brent's method), on the rivals' log term
+    from the model's offer book.
     """
 
     @dataclasses.dataclass
     class Params:
-        grid: int = param(48, 8, 100_000, doc="grid points before refinement")
+        grid: int = param(48, 8, 100_000, doc="points of the search across the bracket")
         capacity_aware: bool = param(True, doc="cap demand at capacity")
 
-    def __init__(self, params):
-        super().__init__(params)
-        self._alpha_low: float | None = None  # segments' tastes never change within a run
-
     def price(self, market, me, ctx):
-        view = market
-        i = view.me
-        mc = me.marginal_cost
-        rivals = view.rival_log_term()
-        cap = view.capacity if (self.params.capacity_aware and view.capacity_limits) else np.inf
-
-        def profit(p):
-            p = np.atleast_1d(p)
-            d = own_price_demand(p, view.qualities[i], rivals, view.sizes, view.alpha,
-                                 view.theta, view.outside_price, view.outside_quality)
-            return (p - mc) * np.minimum(d, cap)
-
-        # Span: 20 logit units for all but the 1% least price-sensitive customers, or twice the
-        # dearest offer in sight, whichever is wider.
-        if self._alpha_low is None:
-            self._alpha_low = float(np.quantile(view.alpha, 0.01))
-        dearest = max(float(view.prices.max(initial=0.0)), view.outside_price)
-        span = max(20.0 / self._alpha_low, 2.0 * (dearest - mc), 1e-9)
-        grid = mc + span * np.linspace(0.0, 1.0, self.params.grid) ** 2
-        values = profit(grid)
-        k = int(np.argmax(values))
-        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-        res = optimize.minimize_scalar(lambda p: -profit(p)[0], bounds=(lo, hi),
-                                       method="bounded", options={"xatol": 1e-10 * max(hi, 1)})
-        return float(res.x) if -res.fun >= values[k] else float(grid[k])
+        cap = market.capacity if (self.params.capacity_aware and market.capacity_limits) \
+            else None
+        return best_response(market.segment_market(capacity=False), None, market.me,
+                             capacity=cap, rival_log_term=market.rival_log_term(),
+                             grid=self.params.grid)
 
 
 @register("pricing", "undercut")
