@@ -435,7 +435,6 @@ def batched_numpy_periods(game: qlearning.Game, sessions: int, periods: int, see
     s = rng.integers(S, size=sessions)
     b = np.arange(sessions)[:, None]
     firms = np.arange(n)[None, :]
-    weights = m ** np.arange(n - 1, -1, -1)
     start = time.perf_counter()
     for t in range(periods):
         eps = np.exp(-beta * t)
@@ -443,7 +442,7 @@ def batched_numpy_periods(game: qlearning.Game, sessions: int, periods: int, see
         act = rows.argmax(axis=2)
         explore = rng.random((sessions, n)) < eps
         act = np.where(explore, rng.integers(m, size=(sessions, n)), act)
-        s_next = act @ weights
+        s_next = qlearning.state_index(act, m)
         reward = game.profits[firms, s_next[:, None]]       # (sessions, n)
         best_next = q[b, firms, s_next[:, None]].max(axis=2)
         old = q[b, firms, s[:, None], act]
