@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -32,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import checks, qlearning
+from sim import qlearning
+from sim.core.errors import ConfigError, Raw
+from sim.core.params import check_field, param
 from sim.core.rng import SeedTree
-from sim.errors import ConfigError, Raw
 from sim.io import atomic_write
 
 PAPER_DELTA = 0.85  # Calvano et al. (2020), baseline, about 0.85
@@ -47,32 +49,38 @@ def is_baseline(params) -> bool:
     get = params.get if isinstance(params, dict) else lambda k: getattr(params, k)
     return all(get(k) == DEFAULTS[k] for k in BASELINE_KEYS)
 
-DEFAULTS = {
-    "sessions": 1000, "seed": 0, "alpha": 0.15, "beta": 4e-6, "delta": 0.95, "m": 15, "xi": 0.1,
-    "firms": 2, "window": 100_000, "max_periods": 1_000_000_000, "horizon": 25, "grid": 5,
-    "grid_sessions": 50, "alpha_max": 0.25, "beta_max": 2e-5, "workers": 0,
-    "out": "outputs/experiments/calvano",
-}
-# key: (kind, lo, hi, lo_open, help)
-LIMITS = {
-    "sessions": ("int", 1, 1_000_000, False, "learning sessions at the baseline"),
-    "seed": ("int", 0, 2**63 - 1, False,
-             "root seed of the seed tree (baseline session k: child baseline/sessions/k)"),
-    "alpha": ("num", 0.0, 1.0, True, "learning rate"),
-    "beta": ("num", 0.0, 1.0, True, "exploration decay: epsilon_t = exp(-beta t)"),
-    "delta": ("num", 0.0, 0.999999, False, "discount factor"),
-    "m": ("int", 2, 100, False, "prices on the grid"),
-    "xi": ("num", 0.0, 10.0, False, "grid extension beyond the Nash and monopoly prices"),
-    "firms": ("int", 2, 5, False, "number of firms"),
-    "window": ("int", 1, 10**10, False, "periods of unchanged greedy actions that mean converged"),
-    "max_periods": ("int", 1, 10**12, False, "cap on periods per session"),
-    "horizon": ("int", 1, 10_000, False, "periods after the deviation in the impulse response"),
-    "grid": ("int", 0, 50, False, "heatmap size (grid x grid cells); 0 skips the heatmap"),
-    "grid_sessions": ("int", 1, 1_000_000, False, "sessions per heatmap cell"),
-    "alpha_max": ("num", 0.0, 1.0, True, "heatmap alpha axis: alpha_max/grid .. alpha_max"),
-    "beta_max": ("num", 0.0, 1.0, True, "heatmap beta axis: beta_max/grid .. beta_max"),
-    "workers": ("int", 0, 1024, False, "threads (0 = one per core)"),
-}
+@dataclasses.dataclass
+class Flags:
+    """The experiment's command-line flags (``--max-periods`` for ``max_periods``), each with its
+    default, allowed range and doc: checked by :func:`sim.core.params.check_field`, the checker
+    every config of the simulator uses."""
+
+    sessions: int = param(1000, 1, 1_000_000, doc="learning sessions at the baseline")
+    seed: int = param(0, 0, 2**63 - 1,
+                      doc="root seed of the seed tree (baseline session k: child "
+                          "baseline/sessions/k)")
+    alpha: float = param(0.15, 0.0, 1.0, lo_open=True, doc="learning rate")
+    beta: float = param(4e-6, 0.0, 1.0, lo_open=True,
+                        doc="exploration decay: epsilon_t = exp(-beta t)")
+    delta: float = param(0.95, 0.0, 0.999999, doc="discount factor")
+    m: int = param(15, 2, 100, doc="prices on the grid")
+    xi: float = param(0.1, 0.0, 10.0, doc="grid extension beyond the Nash and monopoly prices")
+    firms: int = param(2, 2, 5, doc="number of firms")
+    window: int = param(100_000, 1, 10**10,
+                        doc="periods of unchanged greedy actions that mean converged")
+    max_periods: int = param(1_000_000_000, 1, 10**12, doc="cap on periods per session")
+    horizon: int = param(25, 1, 10_000, doc="periods after the deviation in the impulse response")
+    grid: int = param(5, 0, 50, doc="heatmap size (grid x grid cells); 0 skips the heatmap")
+    grid_sessions: int = param(50, 1, 1_000_000, doc="sessions per heatmap cell")
+    alpha_max: float = param(0.25, 0.0, 1.0, lo_open=True,
+                             doc="heatmap alpha axis: alpha_max/grid .. alpha_max")
+    beta_max: float = param(2e-5, 0.0, 1.0, lo_open=True,
+                            doc="heatmap beta axis: beta_max/grid .. beta_max")
+    workers: int = param(0, 0, 1024, doc="threads (0 = one per core)")
+
+
+FLAGS = [f.name for f in dataclasses.fields(Flags)]
+DEFAULTS = {**dataclasses.asdict(Flags()), "out": "outputs/experiments/calvano"}
 
 
 def _literal(text: str):
@@ -98,21 +106,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and validate; a bad value raises :class:`ConfigError` naming the flag and range."""
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for key, (_kind, _lo, _hi, _open, doc) in LIMITS.items():
-        ap.add_argument("--" + key.replace("_", "-"), dest=key, type=_literal,
-                        default=DEFAULTS[key], help=doc)
+    for f in dataclasses.fields(Flags):
+        ap.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_literal,
+                        default=DEFAULTS[f.name], help=f.metadata["doc"])
     ap.add_argument("--out", default=DEFAULTS["out"], help="output folder")
     ap.add_argument("--no-progress", dest="progress", action="store_false",
                     help="hide the progress bars")
     args = ap.parse_args(argv)
-    for key, (kind, lo, hi, lo_open, _doc) in LIMITS.items():
-        flag, value = "--" + key.replace("_", "-"), getattr(args, key)
-        if kind == "int":
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)  # 1e9 is an integer too
-            setattr(args, key, checks.integer(flag, value, lo, hi))
-        else:
-            setattr(args, key, checks.number(flag, value, lo, hi, lo_open=lo_open))
+    for f in dataclasses.fields(Flags):
+        flag, value = "--" + f.name.replace("_", "-"), getattr(args, f.name)
+        if f.type in ("int", int) and isinstance(value, float) and value.is_integer():
+            value = int(value)  # 1e9 is an integer too
+        setattr(args, f.name, check_field(Flags, f.name, value, flag))
     if args.m ** (args.firms + 1) > qlearning.MAX_Q_ENTRIES:
         raise ConfigError("--m", args.m, f"m**(firms + 1) <= {qlearning.MAX_Q_ENTRIES:,} Q "
                           f"entries (here firms={args.firms})", "Q table too large")
@@ -274,7 +279,7 @@ def summarize(args, game, res: qlearning.Sessions, impulse: np.ndarray | None,
     conv = res.converged
     out = {
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "parameters": {k: getattr(args, k) for k in LIMITS},
+        "parameters": {k: getattr(args, k) for k in FLAGS},
         "nash_price": float(game.nash_price[0]),
         "monopoly_price": float(game.monopoly_price[0]),
         "nash_profit": float(game.nash_profit[0]),

@@ -10,6 +10,7 @@ import functools
 import importlib.util
 import json
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -549,6 +550,7 @@ def _calvano():
     spec = importlib.util.spec_from_file_location("calvano_experiment",
                                                   ROOT / "experiments" / "calvano.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: its dataclasses look it up there
     spec.loader.exec_module(module)
     return module
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from sim.core.errors import ConfigError, Raw
 
-__all__ = ["param", "load", "describe", "fields_of", "number", "integer", "date", "when", "path",
-           "interval_text", "MAX_HORIZON_DAYS"]
+__all__ = ["param", "load", "check_field", "describe", "fields_of", "number", "integer", "date",
+           "when", "path", "interval_text", "MAX_HORIZON_DAYS"]
 
 MAX_HORIZON_DAYS = 36_500  # a century of days
 
@@ -235,6 +235,16 @@ def _check(key: str, value: Any, typ: Any, m: dict, day_of) -> Any:
     if dataclasses.is_dataclass(typ):
         return load(typ, value, key, day_of=day_of)
     raise TypeError(f"{key}: unsupported field type {typ!r}")  # a schema bug, not user input
+
+
+def check_field(cls: type, name: str, value: Any, key: str | None = None,
+                day_of: Callable[[Any], float] | None = None) -> Any:
+    """Check one ``value`` of field ``name`` of the dataclass ``cls`` (its type and range) and
+    return it; the error names ``key`` (default: the field's name)."""
+    for f, typ in fields_of(cls):
+        if f.name == name:
+            return _check(name if key is None else key, value, typ, f.metadata, day_of)
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
 def load(cls: type, raw: Any, key: str = "", *, day_of: Callable[[Any], float] | None = None):
