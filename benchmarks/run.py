@@ -17,9 +17,9 @@ Groups and the benchmark lines they print (see benchmarks/README.md):
 * ``exponents``: ``cost_exponents``: least-squares slope of log(wall time) on log(size), one line
   per dimension (days, firms, segments) with the raw points.
 * ``qlearning``: ``qlearning_session_periods_per_second``: the Calvano et al. (2020) baseline
-  (``sim.qlearning.run_sessions`` on ``logit_game()``, alpha 0.15, beta 4e-6, delta 0.95, window
-  100,000), one line for 1 worker thread and one for 2; ``qlearning_thread_scaling``: the
-  2-worker throughput over the 1-worker throughput.
+  (``sim.learning.qlearning.run_sessions`` on ``logit_game()``, alpha 0.15, beta 4e-6,
+  delta 0.95, window 100,000), one line for 1 worker thread and one for 2;
+  ``qlearning_thread_scaling``: the 2-worker throughput over the 1-worker throughput.
 * ``qlearning_batched``: ``qlearning_batched_numpy_session_periods_per_second``: the same learning
   step batched over 1,000 sessions as numpy arrays (the design the engine did not take);
   ``qlearning_compiled_vs_batched_ratio``: the compiled engine's one-thread throughput over it.
@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 
 import sim
-from sim import qlearning
 from sim.analysis.result import json_ready
+from sim.learning import qlearning
 from sim.markets import tokens
 from sim.world.model import PriceWarModel
 
@@ -426,8 +426,9 @@ def batched_numpy_periods(game: qlearning.Game, sessions: int, periods: int, see
                           alpha: float = 0.15, beta: float = 4e-6, delta: float = 0.95) -> float:
     """The other engine design the issue names: every session advanced one period at a time as
     numpy arrays over sessions (``Q`` of shape (sessions, n, S, m)).  Same learning step as
-    :func:`sim.qlearning.q_update` (greedy by ``argmax``, max over the next state's row), no
-    convergence bookkeeping, so it does strictly less work per period.  Returns wall seconds."""
+    :func:`sim.learning.qlearning.q_update` (greedy by ``argmax``, max over the next state's
+    row), no convergence bookkeeping, so it does strictly less work per period.  Returns wall
+    seconds."""
     rng = np.random.default_rng(seed)
     n, m, S = game.n, game.m, game.states
     q = np.broadcast_to(qlearning.initial_q(game.profits, m, delta),

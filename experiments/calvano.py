@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import qlearning
 from sim.core.errors import ConfigError, Raw
 from sim.core.params import check_field, param
 from sim.core.rng import SeedTree
 from sim.io import atomic_write
+from sim.learning import qlearning
 
 PAPER_DELTA = 0.85  # Calvano et al. (2020), baseline, about 0.85
 #: The flags that define the paper's baseline game and learning (its 0.85 applies only there).

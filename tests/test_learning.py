@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim import economics, qlearning
+from sim import economics
 from sim.errors import ConfigError
+from sim.learning import qlearning
 from sim.strategies.learning import Arena, _nearest
 from sim.world.model import PriceWarModel
 

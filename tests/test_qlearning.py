@@ -1,4 +1,4 @@
-"""sim.qlearning and experiments/calvano.py against values worked out by hand in the tests.
+"""sim.learning.qlearning and experiments/calvano.py against values worked out by hand in the tests.
 
 Calvano, Calzolari, Denicolò & Pastorello (2020, AER): two Q-learning firms on a 15-point price
 grid in the logit duopoly a = 2, c = 1, a0 = 0, mu = 0.25.
@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim import economics
-from sim import qlearning as ql
+from sim.learning import qlearning as ql
 
 A, C, A0, MU = 2.0, 1.0, 0.0, 0.25
 # The paper's baseline benchmarks (Calvano et al. 2020, Section II): per-firm prices and profits.

@@ -13,15 +13,15 @@ first learner's first review:
    whose per-period profit table is the token market's daily operating margin
    ``(p_i - c_i) served_i`` at each joint grid price (cleared by
    :func:`sim.markets.tokens.clear`, capacities included when the market has limits), using
-   the many-session engine's compiled loop (:func:`sim.qlearning.run_session`) until greedy
+   the many-session engine's compiled loop (:func:`sim.learning.qlearning.run_session`) until greedy
    actions are unchanged for ``window`` periods or the cap is reached.  A firm's algorithm is
    trained in a sandbox, then deployed.
 3. **Play.**  Each period (a price review of the learners, who share one review clock) every
    learner observes the state, the last prices of all active firms, each mapped to the nearest
    point of its own grid (so a firm pricing below the grid reads as its lowest point); updates
-   ``Q`` for the previous period with :func:`sim.qlearning.q_update` and reward = its last
+   ``Q`` for the previous period with :func:`sim.learning.qlearning.q_update` and reward = its last
    day's operating margin ``revenue - c * served`` (USD a day); and chooses its price
-   epsilon-greedily with :func:`sim.qlearning.choose_action`,
+   epsilon-greedily with :func:`sim.learning.qlearning.choose_action`,
    ``epsilon_t = exp(-beta t)``, ``t`` counting pretraining periods too.
 
 The state covers the firms active at the time; when a firm enters or leaves, every learner's
@@ -35,8 +35,9 @@ import dataclasses
 
 import numpy as np
 
-from sim import economics, qlearning
+from sim import economics
 from sim.core.errors import ConfigError
+from sim.learning import qlearning
 from sim.strategies import param, parse, register
 from sim.strategies.pricing import PricingRule
 from sim.views import FirmView, MarketView, RuleContext
