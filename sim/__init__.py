@@ -30,6 +30,10 @@ __version__ = "0.1.0"
 #: The Hydra config directory (``conf/`` at the repository root).
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
+# Load the composition module now: importing a submodule binds it as an attribute of the package,
+# and ``compose`` below must stay the function, not the module ``sim.compose``.
+import sim.compose as _compose_module  # noqa: E402
+
 # Mesa logs every step at INFO under "MESA"; keep it quiet unless a user asks for it.
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
@@ -50,11 +54,10 @@ def compose(overrides: list[str] | None = None, **kw: Any) -> DictConfig:
     Raises
     ------
     ConfigError
-        For an unknown scenario, key or option, a value of the wrong type, or bad syntax.
+        For an unknown scenario, key or option, a value of the wrong type, bad syntax, a missing
+        value, a broken interpolation, or content that could run code (see :mod:`sim.compose`).
     """
-    from sim.cli import compose_config
-
-    return compose_config(_overrides(overrides, kw))
+    return _compose_module.compose_config(_overrides(overrides, kw))
 
 
 def simulate(cfg: Config, progress: bool = False) -> Result:
