@@ -27,6 +27,9 @@ command-line overrides, then, before anything is resolved or run:
 
 Every failure is a :class:`~sim.errors.ConfigError` (a ``ValueError``), never a Hydra or
 OmegaConf error.
+
+``sim.compose`` (the attribute) is the public function of :mod:`sim`; reach this module with
+``from sim.compose import compose_config`` (or ``importlib.import_module("sim.compose")``).
 """
 
 from __future__ import annotations
