@@ -406,6 +406,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.help:
         print(help_text(), end="")
         sys.exit(0)
+    if args.experimental_rerun is not None:  # unpickles a file: that can run code
+        err = ConfigError("--experimental-rerun", Raw(args.experimental_rerun),
+                          "a run from its config and overrides (see .hydra/overrides.yaml)",
+                          "a pickled config can run code")
+        print(f"pricewars: error: {err}", file=sys.stderr)
+        sys.exit(2)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     plan = Plan()
     try:

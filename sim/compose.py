@@ -353,6 +353,14 @@ def compose_with_hydra(overrides: list[str], *, config_path: str | None = None,
     except ConfigError:
         raise
     except Exception as err:  # Hydra and OmegaConf raise many types; all become one line
+        text = str(err)
+        if "Primary config module" in text or "Primary config directory" in text:
+            raise ConfigError("--config-path", Raw(path), "a config folder: absolute, or "
+                              "relative to the sim package (as Hydra reads it)",
+                              "not found") from err
+        if "Cannot find primary config" in text:
+            raise ConfigError("--config-name", Raw(config_name), "a config file of the config "
+                              "path or --config-dir (without .yaml)", "not found") from err
         raise composition_error(err, overrides) from err
     finally:
         GlobalHydra.instance().clear()

@@ -66,6 +66,10 @@ CLI_ONLY = [
     (["--cfg", "job", "horizon_days=${oc.env:HOME}"], "horizon_days", "oc.env"),
     (["--info", "config", "+hydra.callbacks.x._target_=builtins.print"], "hydra.callbacks.x",
      "callback"),
+    (["-cp", "nowhere"], "--config-path", "not found"),
+    (["-cn", "nope"], "--config-name", "not found"),
+    (["-cd", "/no/such/folder"], "--config-dir", "no such folder"),
+    (["--experimental-rerun", "x.pickle"], "--experimental-rerun", "code"),
     (["-m", "seed=0,1", "horizon_days=${oc.env:NOPE}"], "horizon_days", "oc.env"),
     (["-m", "seed=0,1", "horizon_days=10,${no.such}"], "horizon_days", "no.such"),
 ]
