@@ -17,6 +17,8 @@ command-line overrides, then, before anything is resolved or run:
    - an interpolation calls a resolver outside the allow-list: in the job config only plain
      ``${key}`` references are allowed, in the hydra node also ``${now:...}`` and
      ``${hydra:...}`` (so no ``${oc.env:...}``, ``${oc.decode:...}``, ``${oc.create:...}``).
+     The command line's overrides and the ``defaults`` lists of the config files (which Hydra
+     resolves while composing) are checked before composition (:func:`check_defaults`).
 
    The scan sees the composed config, so it holds whether a value comes from the command line
    or from a file (an experiment file with ``# @package _global_`` and a ``hydra:`` block).
@@ -35,9 +37,11 @@ OmegaConf error.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
@@ -230,6 +234,61 @@ def check_overrides(overrides: list[str]) -> None:
         _check_interpolation(key, value, allowed)
 
 
+@functools.lru_cache(maxsize=512)
+def _defaults_of(path: str, mtime_ns: int) -> tuple[str, ...]:
+    """The entries of a config file's ``defaults`` list, as text (cached by modification time)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ()  # Hydra reports a broken file itself
+    entries = data.get("defaults") if isinstance(data, dict) else None
+    out = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            out += [f"{k}: {v}" for k, v in entry.items()]
+        else:
+            out.append(str(entry))
+    return tuple(out)
+
+
+def check_defaults(folders: list[Path]) -> None:
+    """Refuse resolver calls in the ``defaults`` lists of the config files under ``folders``:
+    Hydra resolves those while it composes, before :func:`check_safe` can see them."""
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.yaml")):
+            for i, text in enumerate(_defaults_of(str(path), path.stat().st_mtime_ns)):
+                names = [n for n in resolvers_in(text) if n not in JOB_RESOLVERS]
+                if names:
+                    where = path.relative_to(folder).as_posix()
+                    raise ConfigError(f"{where}:defaults[{i}]", Raw(text), "plain ${group} "
+                                      "references", f"resolver '{names[0]}' may read the "
+                                      "environment or run code")
+
+
+def _file_folders(cfg: DictConfig | None, config_path: str | None,
+                  config_dir: str | None) -> list[Path]:
+    """The local folders a composition reads config files from."""
+    from sim import CONF_DIR
+
+    folders = []
+    if config_path is None:
+        folders.append(CONF_DIR)
+    else:
+        p = Path(config_path)
+        folders.append(p if p.is_absolute() else Path(__file__).resolve().parent / p)
+    if config_dir is not None:
+        folders.append(Path(os.path.abspath(config_dir)))
+    if cfg is not None:
+        for entry in OmegaConf.select(cfg, "hydra.searchpath", default=None) or []:
+            if str(entry).startswith("file://"):
+                folders.append(Path(str(entry)[len("file://"):]))
+    return folders
+
+
 def check_safe(cfg: DictConfig) -> None:
     """Refuse a composed config (with its ``hydra`` node) that could run code or read the
     environment (see the module doc).  Nothing is resolved.
@@ -334,6 +393,7 @@ def compose_with_hydra(overrides: list[str], *, config_path: str | None = None,
     from sim import CONF_DIR
 
     check_overrides(overrides)
+    check_defaults(_file_folders(None, config_path, config_dir))
     path = str(CONF_DIR) if config_path is None else config_path
     search_path = create_automatic_config_search_path(None, "sim.cli", path)
     if config_dir is not None:
@@ -348,8 +408,11 @@ def compose_with_hydra(overrides: list[str], *, config_path: str | None = None,
     try:
         hydra = Hydra.create_main_hydra2(task_name=detect_task_name(None, "sim.cli"),
                                          config_search_path=search_path)
-        return hydra.compose_config(config_name or "config", overrides, run_mode=RunMode.RUN,
-                                    with_log_configuration=False)
+        cfg = hydra.compose_config(config_name or "config", overrides, run_mode=RunMode.RUN,
+                                   with_log_configuration=False)
+        if OmegaConf.select(cfg, "hydra.searchpath", default=None):
+            check_defaults(_file_folders(cfg, config_path, config_dir))
+        return cfg
     except ConfigError:
         raise
     except Exception as err:  # Hydra and OmegaConf raise many types; all become one line

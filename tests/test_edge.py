@@ -152,6 +152,22 @@ def test_a_config_file_cannot_run_code(conf_copy, tmp_path, capsys, monkeypatch,
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("flag", ["-cd", "-cp"])
+def test_a_defaults_list_cannot_read_the_environment(tmp_path, capsys, monkeypatch, flag):
+    """Hydra resolves a defaults list while composing, so it is checked before."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    (conf / "experiment" / "envd.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /scenario: ${oc.env:SCEN}\n")
+    monkeypatch.setenv("SCEN", "china_2024")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _main([flag, str(conf), "+experiment=envd", f"hydra.run.dir={tmp_path / 'r'}"],
+                         capsys, monkeypatch)
+    assert code == 2
+    assert "oc.env" in _one_error_line(err, "experiment/envd.yaml:defaults[0]")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf"]
+
+
 def test_the_api_refuses_an_unsafe_experiment_file(conf_copy):
     from sim.compose import compose_config
 
