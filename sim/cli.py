@@ -65,9 +65,17 @@ class Plan:
 
 
 def _parse(argv: list[str]):
+    """Hydra's own command line; a bad one is a one-line :class:`ConfigError`."""
     from hydra._internal.utils import get_args_parser
 
-    return get_args_parser().parse_args(argv)
+    parser = get_args_parser()
+
+    def error(message: str):
+        raise ConfigError("arguments", Raw(" ".join(argv)), "see pricewars --help (flags go "
+                          "before the overrides)", message)
+
+    parser.error = error  # argparse would print its usage over several lines
+    return parser.parse_args(argv)
 
 
 def _where(args) -> dict[str, Any]:
@@ -92,6 +100,11 @@ def preflight(argv: list[str]) -> Plan:
     from hydra.types import RunMode
 
     args = _parse(argv)
+    commands = [f for f, on in (("--run", args.run), ("--multirun", args.multirun),
+                                ("--cfg", args.cfg), ("--info", args.info)) if on]
+    if len(commands) > 1:
+        raise ConfigError("command", Raw(" ".join(commands)), "one of --run, --multirun, --cfg, "
+                          "--info", "more than one command")
     where = _where(args)
     only_print = bool(args.cfg or args.info)
     overrides = list(args.overrides)
@@ -402,7 +415,11 @@ def main(argv: list[str] | None = None) -> None:
     if "--version" in argv:
         print(f"pricewars {version()}")
         sys.exit(0)
-    args = _parse(argv)
+    try:
+        args = _parse(argv)
+    except ConfigError as err:
+        print(f"pricewars: error: {err}", file=sys.stderr)
+        sys.exit(2)
     if args.help:
         print(help_text(), end="")
         sys.exit(0)

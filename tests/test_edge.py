@@ -70,6 +70,9 @@ CLI_ONLY = [
     (["-cn", "nope"], "--config-name", "not found"),
     (["-cd", "/no/such/folder"], "--config-dir", "no such folder"),
     (["--experimental-rerun", "x.pickle"], "--experimental-rerun", "code"),
+    (["-m", "--cfg", "job", "seed=0,1"], "command", "more than one command"),
+    (["seed=1", "--cfg", "job"], "arguments", "unrecognized arguments"),
+    (["--cfg", "nothing"], "arguments", "invalid choice"),
     (["-m", "seed=0,1", "horizon_days=${oc.env:NOPE}"], "horizon_days", "oc.env"),
     (["-m", "seed=0,1", "horizon_days=10,${no.such}"], "horizon_days", "no.such"),
 ]
