@@ -194,8 +194,8 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
 
 def resolvers_in(text: str) -> list[str]:
     """Names of the resolvers an interpolation string calls (``["oc.env"]`` for
-    ``"${oc.env:HOME}"``); plain ``${key}`` references call none.  A string that does not parse
-    counts every ``${name:`` in it as a call."""
+    ``"${oc.env:HOME}"``); plain ``${key}`` references call none.  In a string that does not
+    parse, every ``${name:`` counts as a call."""
     if "${" not in text:
         return []
     from omegaconf import grammar_parser
@@ -204,7 +204,8 @@ def resolvers_in(text: str) -> list[str]:
     try:
         tree = grammar_parser.parse(text)
     except Exception:
-        return re.findall(r"\$\{\s*([^:{}]*?)\s*:", text) or ["(unparsable)"]
+        # Unparsable: resolving it fails without calling anything, unless it names a resolver.
+        return re.findall(r"\$\{\s*([^:{}]*?)\s*:", text)
     names: list[str] = []
 
     def visit(n: Any) -> None:
