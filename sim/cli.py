@@ -453,13 +453,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _stopped(plan: Plan, what: str, status: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
+    # A second Ctrl-C must not cut the clean-up short.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _remove_temporaries(plan.folder)
         if not plan.sweep and plan.folder is not None:
             (plan.folder / "summary.json").unlink(missing_ok=True)
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     print(f"pricewars: {what}", file=sys.stderr)
     sys.exit(status)
