@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from pathlib import Path
 from typing import Any
 
 __all__ = ["run", "compose", "simulate", "validate", "write", "Result", "Config", "ConfigError",
            "CONF_DIR", "__version__"]
 __version__ = "0.1.0"
 
-#: The Hydra config directory (``conf/`` at the repository root).
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from sim.core.paths import CONF_DIR  # noqa: E402  (the Hydra config directory)
 
 # Mesa logs every step at INFO under "MESA"; keep it quiet unless a user asks for it.
 logging.getLogger("MESA").setLevel(logging.WARNING)

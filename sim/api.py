@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sim.analysis.result import Result, json_ready, summarize
+from sim.config.compose import compose_config
 from sim.config.schema import Config
 from sim.validation import validate
 
@@ -35,10 +36,10 @@ def compose(overrides: list[str] | None = None, **kw: Any) -> DictConfig:
     Raises
     ------
     ConfigError
-        For an unknown scenario, key or option, bad syntax, or a config that would run code.
+        For an unknown scenario, key or option, a value of the wrong type, bad syntax, a missing
+        value, a broken interpolation, or content that could run code
+        (:mod:`sim.config.compose`).
     """
-    from sim.cli import compose_config
-
     return compose_config(_overrides(overrides, kw))
 
 

@@ -3,12 +3,18 @@
     python -m sim.collect outputs/sweeps/2026-11-28/10-00-00
     python -m sim.collect SWEEP --x firms.giant.reaction_lag_days --y final.mean_price_usd_per_m
 
-One row per job: ``job``, ``status`` (``ok``, ``failed`` with its ``error``, or ``incomplete``
-when neither ``summary.json`` nor ``failed.json`` is there), one column per command-line
-override of the job (swept or fixed) with its value, and the run's summary flattened with dots
-(``final.hhi``, ``firms.lab.revenue_usd``, ...).  Summary keys that repeat an override
-(``seed``, ``horizon_days``) hold the same value.
+One row per job: ``job``, ``status`` (``ok`` with a ``summary.json``; ``failed`` with a
+``failed.json`` and its ``error``; ``incomplete`` when neither is there), one column per
+command-line override of the job (swept or fixed) with its value, and the run's summary
+flattened with dots (``final.hhi``, ``firms.lab.revenue_usd``, ...).  Summary keys that repeat
+an override (``seed``, ``horizon_days``) hold the same value.
 Written as ``sweep.parquet`` and ``sweep.csv`` into the sweep folder.
+
+When a job folder holds both ``summary.json`` and ``failed.json`` (a job that ran again and failed
+the second time), the job is ``failed``: the newer failure wins.  The folder must be a Hydra
+sweep (with ``multirun.yaml`` at its top); a truncated or invalid ``summary.json``,
+``failed.json`` or ``.hydra/overrides.yaml`` is an error naming the file
+(:class:`CollectError`; ``python -m sim.collect`` prints one line and exits with status 2).
 """
 
 from __future__ import annotations
@@ -22,7 +28,27 @@ from typing import Any
 import pandas as pd
 import yaml
 
-__all__ = ["collect", "flatten", "main"]
+__all__ = ["collect", "flatten", "main", "CollectError"]
+
+
+class CollectError(ValueError):
+    """A sweep folder that cannot be collected; ``str(err)`` is one line naming the file."""
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _read_json(path: Path, need: str | None = None) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CollectError(f"{path}: not valid JSON ({_one_line(err)})") from None
+    if not isinstance(data, dict):
+        raise CollectError(f"{path}: not a JSON object")
+    if need is not None and need not in data:
+        raise CollectError(f"{path}: no '{need}' entry")
+    return data
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -43,8 +69,16 @@ def _overrides(job: Path) -> dict[str, Any]:
     path = job / ".hydra" / "overrides.yaml"
     if not path.exists():
         return {}
+    try:
+        lines = yaml.safe_load(path.read_text()) or []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise CollectError(f"{path}: not valid YAML ({_one_line(err)})") from None
+    if not isinstance(lines, list):
+        raise CollectError(f"{path}: not a list of overrides")
     out = {}
-    for line in yaml.safe_load(path.read_text()) or []:
+    for line in lines:
+        if not isinstance(line, str) or "=" not in line:
+            raise CollectError(f"{path}: {line!r} is not an override (key=value)")
         key, _, value = str(line).lstrip("+~").partition("=")
         try:
             out[key] = yaml.safe_load(value)
@@ -54,10 +88,22 @@ def _overrides(job: Path) -> dict[str, Any]:
 
 
 def collect(sweep_dir: str | Path, write: bool = True) -> pd.DataFrame:
-    """One row per job folder of a Hydra sweep (see module doc)."""
+    """One row per job folder of a Hydra sweep (see module doc).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``sweep_dir`` is not a folder or holds no job folders.
+    CollectError
+        If it is not a Hydra sweep, or a job's ``summary.json``, ``failed.json`` or
+        ``.hydra/overrides.yaml`` cannot be read.
+    """
     sweep = Path(sweep_dir)
     if not sweep.is_dir():
         raise FileNotFoundError(f"{sweep}: not a folder")
+    if not (sweep / "multirun.yaml").is_file():
+        raise CollectError(f"{sweep}: not a sweep folder (no multirun.yaml); give the folder "
+                           "python -m sim -m wrote, outputs/sweeps/<date>/<time>")
     jobs = sorted((p for p in sweep.iterdir() if p.is_dir() and (p / ".hydra").is_dir()),
                   key=lambda p: (len(p.name), p.name))
     if not jobs:
@@ -65,12 +111,12 @@ def collect(sweep_dir: str | Path, write: bool = True) -> pd.DataFrame:
     rows = []
     for job in jobs:
         row: dict[str, Any] = {"job": job.name, **_overrides(job)}
-        if (job / "summary.json").exists():
-            row["status"] = "ok"
-            row.update(flatten(json.loads((job / "summary.json").read_text())))
-        elif (job / "failed.json").exists():
+        if (job / "failed.json").exists():  # also beside a summary.json: the newer failure wins
             row["status"] = "failed"
-            row["error"] = json.loads((job / "failed.json").read_text())["error"]
+            row["error"] = _read_json(job / "failed.json", need="error")["error"]
+        elif (job / "summary.json").exists():
+            row["status"] = "ok"
+            row.update(flatten(_read_json(job / "summary.json")))
         else:
             row["status"] = "incomplete"
         rows.append(row)
@@ -91,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         table = collect(args.sweep)
-    except FileNotFoundError as err:
-        print(f"pricewars collect: error: {err}", file=sys.stderr)
+    except (FileNotFoundError, CollectError) as err:
+        print(f"pricewars collect: error: {_one_line(err)}", file=sys.stderr)
         return 2
     counts = table["status"].value_counts().to_dict()
     print(f"{len(table)} jobs ({', '.join(f'{v} {k}' for k, v in counts.items())}) -> "

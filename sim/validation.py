@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sim.config import compose as _compose
 from sim.config.schema import Config
 from sim.core import params
 from sim.core.errors import ConfigError
@@ -164,3 +165,7 @@ def _check_shocks(cfg: Config) -> None:
     if len(entries) != len(set(entries)):
         dup = next(f for f in entries if entries.count(f) > 1)
         raise ConfigError("shocks", dup, "one entry shock per firm", "firm enters twice")
+
+
+# The composer (config layer) learns the full schema and the kinds' names from here.
+_compose.configure(register=register_schema, firm_kinds=KINDS.names)

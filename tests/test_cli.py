@@ -49,6 +49,9 @@ BAD_CLI = [
     ("firms.giant.pricing.rule=bogus", "firms.giant.pricing.rule"),
     ("firms.giant.pricing.step=1.5", "firms.giant.pricing.step"),
     ("segments.count=0", "segments.count"),
+    ("seed=???", "seed"),
+    ("horizon_days=${oc.env:HOME}", "horizon_days"),
+    ("+hydra.callbacks.x._target_=builtins.print", "hydra.callbacks.x"),
 ]
 
 

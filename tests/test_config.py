@@ -8,7 +8,7 @@ import pytest
 
 import sim
 from sim.config import Config
-from sim.errors import ConfigError
+from sim.core.errors import ConfigError
 
 CONF = Path(sim.CONF_DIR)
 SCENARIOS = sorted(p.stem for p in (CONF / "scenario").glob("*.yaml"))

@@ -7,7 +7,7 @@ import pytest
 
 import sim
 from sim import economics
-from sim.errors import ConfigError
+from sim.core.errors import ConfigError
 from sim.learning import qlearning
 from sim.strategies.learning import Arena, _nearest
 from sim.world.model import PriceWarModel
