@@ -58,6 +58,23 @@ BAD = [
     (["+firm@firms.newcomer=lean_lb"], "firm@firms.newcomer", "lean_lab, tech_giant"),
     (["scenario=chna_2024"], "scenario", "china_2024"),
     (["firms.lab=lean_lb"], "firms.lab", "+firm@firms.lab=NAME (lean_lab, tech_giant)"),
+    # Keys outside the schema, with + and ++ too; values of the wrong type are not coerced.
+    (["+horizon_day=30"], "horizon_day", "unknown key"),
+    (["++horizon_day=30"], "horizon_day", "unknown key"),
+    (["horizon_day=30"], "horizon_day", "unknown key"),
+    (["output.figures=2"], "output.figures", "true or false"),
+    (["firms.lab.pricing.capacity_aware=7"], "firms.lab.pricing.capacity_aware",
+     "true or false"),
+    (["firms={}"], "firms", "changes nothing"),
+    (["start_date=20250101"], "start_date", "YYYY-MM-DD"),
+    (["firms.lab.pricing.rule=undercut", "firms.lab.pricing.markup=0.3"],
+     "firms.lab.pricing.markup", "parameters of pricing rule 'undercut'"),
+    (["firms.giant.funding.enabled=true"], "firms.giant.funding.enabled", "keys of firms.giant"),
+    # Values that used to be in range and crash or stall the model are out of range now.
+    (["firms.lab.review_days=1e-6"], "firms.lab.review_days", "[0.25,"),
+    (["firms.lab.reaction_lag_days=1e-6"], "firms.lab.reaction_lag_days", "[0.25,"),
+    (["shocks=[{at: 3, kind: demand_jump, factor: 0}]"], "shocks[0].factor", "(0,"),
+    (["shocks=[{at: 3.5, kind: demand_jump, factor: 2}]"], "shocks[0].at", "integer"),
 ]
 CLI_ONLY = [
     (["-cn", "config", "firms.lab.cash_usd=inf"], "firms.lab.cash_usd", "finite"),
