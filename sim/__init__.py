@@ -27,8 +27,8 @@ from sim.result import Result
 __all__ = ["run", "compose", "simulate", "Result", "Config", "ConfigError", "validate", "CONF_DIR"]
 __version__ = "0.1.0"
 
-#: The Hydra config directory (``conf/`` at the repository root).
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: The Hydra config directory (``sim/conf/``, installed with the package as package data).
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 # Mesa logs every step at INFO under "MESA"; keep it quiet unless a user asks for it.
 logging.getLogger("MESA").setLevel(logging.WARNING)
