@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,26 +22,35 @@ __all__ = ["write", "atomic_write", "TABLES", "read"]
 TABLES = ("firms", "market", "events")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _temp_beside(path: Path) -> Path:
+    """Create an empty file with a fresh name beside ``path`` and return its name.
 
-
-_FILE_MODE = 0o666 & ~_umask()
+    It is created with mode 0o666, which the kernel reduces by the process's umask, exactly as
+    for any new file; the umask is never read or changed (reading it means setting it, which
+    races with other threads).  Writers open the file again, which keeps its mode."""
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The file gets the usual mode for a new file (0o666 less the umask).  On any failure,
+    interrupts included, the temporary file is removed and ``path`` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_beside(path)
     try:
-        writer(Path(tmp))
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; give the usual umask-based mode
+        writer(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
