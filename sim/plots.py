@@ -45,14 +45,15 @@ def _figure(width: float, height: float) -> tuple[Figure, object]:
     return fig, fig.subplots()
 
 
-_MONTH_STEPS = (1, 2, 3, 4, 6, 12, 24, 60, 120)
-
-
 def _title(ax, text: str) -> None:
     """The Axes title, placed just above the Axes.  Giving its height turns off matplotlib's
     automatic placement, which lays out the whole y axis again at every draw to check whether an
     offset label (``1e9``) is in the way; the run figures have none and no ticks on top."""
     ax.set_title(text, y=1.0)
+
+
+#: Spacings of the date ticks, in months: the first that gives at most nine ticks.
+_MONTH_STEPS = (1, 2, 3, 4, 6, 12, 24, 60, 120)
 
 
 def _dates(ax) -> None:
