@@ -7,6 +7,7 @@ the package index) and runs the console script from a folder outside the reposit
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -33,11 +34,19 @@ def _check(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedPro
     return proc
 
 
+#: Not part of the source: a build from a copy without them cannot pick up stale files (an old
+#: ``build/lib`` keeps files that were since moved or deleted) and leaves the checkout untouched.
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "outputs",
+                                     "multirun", "__pycache__", ".*_cache", ".hypothesis")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("src") / "pricewars"
+    shutil.copytree(ROOT, src, ignore=_NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
     _check([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
-            str(ROOT)], cwd=out, timeout=300)
+            str(src)], cwd=out, timeout=300)
     (path,) = out.glob("pricewars-*.whl")
     return path
 
