@@ -23,6 +23,10 @@ Groups and the benchmark lines they print (see benchmarks/README.md):
 * ``qlearning_batched``: ``qlearning_batched_numpy_session_periods_per_second``: the same learning
   step batched over 1,000 sessions as numpy arrays (the design the engine did not take);
   ``qlearning_compiled_vs_batched_ratio``: the compiled engine's one-thread throughput over it.
+* ``figures``: ``figures_standard_seconds``: ``sim.output.plots.standard_figures`` (the four run
+  PNGs) on the default scenario's result; ``process_seconds``: the whole ``python -m sim`` process,
+  once with ``output.figures=true`` and once ``false``; ``figures_share_of_process``: the
+  difference over the time with figures.
 
 Timings use ``time.perf_counter``; each line gives the median and the minimum over its repeats.
 Only JSON goes to stdout; progress goes to stderr.
@@ -42,8 +46,10 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -470,6 +476,54 @@ def bench_qlearning_batched(args) -> None:
          threads=1, note="one thread each; the compiled engine also tracks convergence")
 
 
+def _cli_seconds(extra: list[str], cwd: str) -> float:
+    """Wall time of one ``python -m sim`` process (the default scenario) run in ``cwd``."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sim", *extra], cwd=cwd, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def bench_figures(args) -> None:
+    """The four standard run figures in process, and the whole ``python -m sim`` process with and
+    without them."""
+    from sim.output import plots
+
+    repeats = 3 if args.quick else 9
+    res = sim.run()
+    with tempfile.TemporaryDirectory() as tmp:
+        plots.standard_figures(res, Path(tmp) / "warm")  # warm-up: fonts, first-draw caches
+        times = []
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            plots.standard_figures(res, Path(tmp) / f"r{r}")
+            times.append(time.perf_counter() - t0)
+        sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "r0").glob("*.png")}
+    s = stats(times)
+    log(f"figures: standard_figures median {s['median_s']:.3f} s, min {s['min_s']:.3f} s")
+    emit("figures_standard_seconds", s["median_s"], "s", scenario=res.config.name,
+         days=res.config.horizon_days, figures=sorted(sizes), png_bytes=sizes, **s)
+
+    repeats = 2 if args.quick else 5
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        _cli_seconds(["output.figures=false"], tmp)  # warm-up: numba cache, page cache
+        for _ in range(repeats):  # interleaved, so drift hits both alike
+            for figures in (True, False):
+                walls[figures].append(_cli_seconds([f"output.figures={str(figures).lower()}"],
+                                                   tmp))
+    med = {f: statistics.median(w) for f, w in walls.items()}
+    for figures in (True, False):
+        log(f"process figures={figures}: median {med[figures]:.3f} s")
+        emit("process_seconds", med[figures], "s", command="python -m sim "
+             f"output.figures={str(figures).lower()}", figures=figures, **stats(walls[figures]))
+    emit("figures_share_of_process", (med[True] - med[False]) / med[True], "fraction",
+         with_figures_s=med[True], without_figures_s=med[False],
+         figures_in_process_s=s["median_s"],
+         in_process_share=s["median_s"] / med[True], repeats=repeats)
+
+
 GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
     "default": (bench_default,
                 ["default_days_per_second", "default_run_seconds", "default_tables_seconds"]),
@@ -482,6 +536,8 @@ GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
     "qlearning_batched": (bench_qlearning_batched,
                           ["qlearning_batched_numpy_session_periods_per_second",
                            "qlearning_compiled_vs_batched_ratio"]),
+    "figures": (bench_figures,
+                ["figures_standard_seconds", "process_seconds", "figures_share_of_process"]),
 }
 
 

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import ConfigError, Raw
+from sim.core.fs import atomic_write
 from sim.core.params import check_field, param
 from sim.core.rng import SeedTree
-from sim.io import atomic_write
 from sim.learning import qlearning
 
 PAPER_DELTA = 0.85  # Calvano et al. (2020), baseline, about 0.85

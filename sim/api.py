@@ -1,6 +1,6 @@
 """The one job function and its parts: compose -> validate -> simulate -> write.
 
-``run(overrides)`` composes ``conf/config.yaml`` with Hydra overrides, validates it, simulates
+``run(overrides)`` composes ``sim/conf/config.yaml`` with Hydra overrides, validates it, simulates
 it and (if asked) writes its files; the command line (:mod:`sim.cli`) and the sweep jobs run the
 same steps.
 """
@@ -30,7 +30,7 @@ def _overrides(overrides: list[str] | None, kw: dict[str, Any]) -> list[str]:
 
 
 def compose(overrides: list[str] | None = None, **kw: Any) -> DictConfig:
-    """Compose ``conf/config.yaml`` with Hydra overrides (``["scenario=china_2024", "seed=3"]``,
+    """Compose ``sim/conf/config.yaml`` with Hydra overrides (``["scenario=china_2024", "seed=3"]``,
     or keyword arguments ``seed=3``).
 
     Raises
@@ -58,7 +58,7 @@ def simulate(cfg: Config, progress: bool = False) -> Result:
 
 def write(result: Result, out_dir: str | Path, figures: bool | None = None) -> Path:
     """Write a result's tables, config, figures and (last) summary into ``out_dir``."""
-    from sim import io
+    from sim.output import io
 
     return io.write(result, out_dir, figures=figures)
 

@@ -30,7 +30,7 @@ class DashboardModel(PriceWarModel):
 
     Parameters
     ----------
-    scenario_name : a scenario in ``conf/scenario/``.
+    scenario_name : a scenario in ``sim/conf/scenario/``.
     seed : the run's seed.
     rng : accepted for Mesa's reseed control; an integer replaces ``seed``.
     """

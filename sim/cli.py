@@ -247,7 +247,7 @@ def task(cfg: DictConfig) -> None:
 
 
 def _record_failure(out: Path, err: BaseException, hc) -> None:
-    from sim.io import atomic_write
+    from sim.core.fs import atomic_write
 
     info = {
         "job": hc.job.num if hc.job.num is not None else None,
@@ -341,7 +341,7 @@ def _yaml_line(path: Path, key: str) -> str:
 
 def help_text() -> str:
     """The text of ``pricewars --help``: usage, scenarios, rules with their parameters, config
-    groups and where outputs land (read from ``conf/`` and the rule registry)."""
+    groups and where outputs land (read from ``sim/conf/`` and the rule registry)."""
     import typing
 
     from sim.strategies import KINDS, REGISTRY, rules
@@ -354,7 +354,7 @@ def help_text() -> str:
         "  pricewars scenario=NAME seed=N ...     one run of a scenario, any key overridden",
         "  pricewars +firm@firms.NEW=PRESET       add a firm from a preset",
         "  pricewars -m key=a,b seed=0,1 ...      a sweep: one job per combination",
-        "  pricewars +experiment=NAME             a sweep saved in conf/experiment/",
+        "  pricewars +experiment=NAME             a sweep saved in sim/conf/experiment/",
         "  pricewars --cfg job [key=value ...]    print the composed config, run nothing",
         "  pricewars --version | --hydra-help     the version | Hydra's own help",
         "  python -m sim.collect SWEEP_FOLDER     gather a sweep into one table",

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(missing) or '-'}; columns: {', '.join(table.columns)}",
                   file=sys.stderr)
             return 2
-        from sim.plots import plot_sweep
+        from sim.output.plots import plot_sweep
 
         ok = table[table["status"] == "ok"]
         out = Path(args.sweep) / f"{args.y.replace('.', '_')}_vs_{args.x.replace('.', '_')}.png"

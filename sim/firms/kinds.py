@@ -10,7 +10,7 @@ tech_giant     Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy: deep cash,
 =============  =============================================================================
 
 What differs between kinds is which components they have; efficiency, review cadence and
-reaction lag are configuration (``conf/firm/*.yaml``).
+reaction lag are configuration (``sim/conf/firm/*.yaml``).
 """
 
 from __future__ import annotations

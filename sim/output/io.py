@@ -1,49 +1,24 @@
-"""Atomic writes of a Result.
+"""Writing a Result into a run folder, and reading it back.
 
-Every file is written to a temporary name in the run folder and renamed into place, so a reader
-never sees half a file.  ``summary.json`` is written last: its presence marks a finished run.
+Every file is written atomically (:func:`sim.core.fs.atomic_write`: a temporary name in the run
+folder, then a rename), so a reader never sees half a file.  ``summary.json`` is written last:
+its presence marks a finished run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import OmegaConf
 
 from sim.analysis.result import Result
+from sim.core.fs import atomic_write
 
 __all__ = ["write", "atomic_write", "TABLES", "read"]
 
 TABLES = ("firms", "market", "events")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; give the usual umask-based mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write(result: Result, out_dir: str | Path, figures: bool | None = None) -> Path:
@@ -58,7 +33,7 @@ def write(result: Result, out_dir: str | Path, figures: bool | None = None) -> P
     yaml = OmegaConf.to_yaml(OmegaConf.structured(result.config))
     atomic_write(out / "config.yaml", lambda p: p.write_text(yaml))
     if result.config.output.figures if figures is None else figures:
-        from sim import plots
+        from sim.output import plots
 
         plots.standard_figures(result, out / "figures")
     text = json.dumps(result.summary, indent=2, sort_keys=False) + "\n"
