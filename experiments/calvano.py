@@ -196,24 +196,23 @@ def heatmap(game, args, bar=None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------ figures
 
-def _plt():
-    import matplotlib
+def _subplots(*args, figsize):
+    """A ``Figure`` on its own Agg canvas and its axes (no pyplot, no global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*args)
 
 
 def _save(fig, path: Path) -> None:
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight",
                                              metadata={"Software": None}))
-    _plt().close(fig)
 
 
 def figure_delta(table: pd.DataFrame, path: Path, baseline: bool = True) -> None:
-    plt = _plt()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax, bx) = _subplots(1, 2, figsize=(10, 3.8))
     d = table["delta"]
     ax.hist(d, bins=np.linspace(min(-0.1, d.min()), max(1.1, d.max()), 45), color="#4c72b0")
     ax.axvline(d.mean(), color="k", lw=1.5, label=f"mean {d.mean():.3f}")
@@ -232,8 +231,7 @@ def figure_delta(table: pd.DataFrame, path: Path, baseline: bool = True) -> None
 
 
 def figure_impulse(prices: np.ndarray, nash: float, monopoly: float, path: Path) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = _subplots(figsize=(7.5, 4.2))
     mean = prices.mean(axis=0)
     periods = np.arange(prices.shape[1])
     ax.plot(periods, mean[:, 0], marker="o", ms=3, label="deviating firm")
@@ -251,9 +249,8 @@ def figure_impulse(prices: np.ndarray, nash: float, monopoly: float, path: Path)
 
 
 def figure_heatmap(cells: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
     grid = cells.pivot(index="alpha", columns="beta", values="mean_delta").sort_index()
-    fig, ax = plt.subplots(figsize=(6.4, 5))
+    fig, ax = _subplots(figsize=(6.4, 5))
     im = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", vmin=0, vmax=1,
                    aspect="auto")
     ax.set_xticks(range(grid.shape[1]), [f"{b * 1e5:.2g}" for b in grid.columns])
