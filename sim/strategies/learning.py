@@ -335,7 +335,7 @@ class Arena:
             span = rows[(rows["day"] >= d0) & (rows["day"] <= d1) & rows["firm"].isin(names)]
             margin = span["revenue_usd"] - span["marginal_cost_usd_per_m"] * span["served_m_tokens"]
             by_firm = margin.groupby(span["firm"]).mean().reindex(names)
-            gain = (by_firm.to_numpy() - b.nash_profit) / (b.monopoly_profit - b.nash_profit)
+            gain = economics.profit_gain(by_firm.to_numpy(), b.nash_profit, b.monopoly_profit)
             first = rows[rows["day"] == d0]
             bench = self._market_on(first, market[market["day"] == d0].iloc[0])
             learner = first["firm"].isin(names).to_numpy()
@@ -351,7 +351,8 @@ class Arena:
                                                         bench.nash_price.tolist(), strict=True)),
                 "market_monopoly_price_usd_per_m": dict(zip(
                     first["firm"], bench.monopoly_price.tolist(), strict=True)),
-                "learners_profit_gain_vs_market": float(np.nanmean((mine - pn) / (pm - pn))),
+                "learners_profit_gain_vs_market": float(np.nanmean(
+                    economics.profit_gain(mine, pn, pm))),
             }
         return {
             "learners": names,
