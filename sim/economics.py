@@ -512,10 +512,13 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
     """Static Bertrand-Nash prices of the ``players`` (default: every firm), every other firm
     at its price in ``prices``.
 
-    Gauss-Seidel best-response dynamics: each player in turn moves to its
-    :func:`best_response` (capped at the market's capacities if ``capacity``), starting from
-    ``prices`` (default ``c + mean_j(1/alpha_j)``), until no price moves by more than
-    ``tol * max(1, |p|)`` in a sweep.  Raises ``RuntimeError`` after ``max_iter`` sweeps.
+    A Nash equilibrium is a fixed point ``p = BR(p)`` of the players' best responses
+    (:func:`best_response`, capped at the market's capacities if ``capacity``).  Gauss-Seidel
+    best-response dynamics (each player in turn moves to its best response) start from
+    ``prices`` (default ``c + mean_j(1/alpha_j)``); when they contract slowly (capacity binding
+    makes the map nearly flat), the fixed point is found by Powell's hybrid method on
+    ``BR(p) - p``, and any answer is accepted only once a Gauss-Seidel sweep moves no price by
+    more than ``tol * max(1, |p|)``.  Raises ``RuntimeError`` after ``max_iter`` sweeps.
 
     Returns
     -------
@@ -528,14 +531,37 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
         p = market.costs + float(np.mean(1.0 / market.alpha))
     else:
         p = _vec(prices).copy()
-    for _ in range(max_iter):
-        old = p[players].copy()
+    cap = bool(capacity)
+
+    def sweep(q: np.ndarray) -> np.ndarray:
+        q = q.copy()
         for i in players:
-            p[i] = best_response(market, p, int(i), capacity=bool(capacity))
-        if np.all(np.abs(p[players] - old) <= tol * np.maximum(1.0, np.abs(old))):
-            return p[players]
-    raise RuntimeError(f"best-response iteration did not converge in {max_iter} sweeps "
-                       f"(last change {np.max(np.abs(p[players] - old)):.3g})")
+            q[i] = best_response(market, q, int(i), capacity=cap)
+        return q
+
+    def converged(new: np.ndarray, old: np.ndarray) -> bool:
+        return bool(np.all(np.abs(new[players] - old[players])
+                           <= tol * np.maximum(1.0, np.abs(old[players]))))
+
+    def residual(x: np.ndarray) -> np.ndarray:  # simultaneous (Jacobi) best responses
+        q = p.copy()
+        q[players] = x
+        return np.array([best_response(market, q, int(i), capacity=cap) for i in players]) - x
+
+    tried_root = False
+    for it in range(max_iter):
+        new = sweep(p)
+        if converged(new, p):
+            return new[players]
+        if it >= 2 and not tried_root:  # slow contraction: jump to the fixed point
+            tried_root = True
+            sol = optimize.root(residual, new[players], method="hybr",
+                                options={"xtol": tol * 1e-2})
+            if np.all(np.isfinite(sol.x)) and np.all(sol.x >= market.costs[players] - 1e-12):
+                new = p.copy()
+                new[players] = sol.x
+        p = new
+    raise RuntimeError(f"best-response iteration did not converge in {max_iter} sweeps")
 
 
 def _joint_profit(market: SegmentMarket, p: np.ndarray, players: np.ndarray):

@@ -477,3 +477,20 @@ def test_arena_benchmarks_are_nash_and_joint_monopoly(algorithmic_pricing_snapsh
                                    rtol=1e-9)
         np.testing.assert_allclose(b.monopoly_price, econ.logit_monopoly_prices(a, c, 0.0, 0.25),
                                    rtol=1e-9)
+
+
+def test_capacity_constrained_nash_is_a_fixed_point_of_capped_best_responses():
+    """With capacity binding, best-response dynamics contract slowly; the solver still returns
+    prices at which each firm's capped best response to the others is its own price."""
+    rng = np.random.default_rng(3)
+    sizes, alpha = rng.lognormal(0.0, 1.0, 50), rng.lognormal(1.0, 0.5, 50)
+    market = econ.SegmentMarket(qualities=[1300.0, 1290.0], costs=[0.1, 0.35], sizes=sizes,
+                                alpha=alpha, theta=np.full(50, 0.01), outside_price=4.0,
+                                outside_quality=1300.0, capacities=[0.15 * sizes.sum(), 1e9])
+    p = econ.nash_prices(market, [1.0, 1.0], capacity=True)
+    for i in range(2):
+        assert econ.best_response(market, p, i, capacity=True) == pytest.approx(p[i], rel=1e-9)
+    demand = econ.segment_demand(market, p)
+    assert demand[0] == pytest.approx(market.capacities[0], rel=1e-8)  # the capacity binds
+    uncapped = econ.nash_prices(market, [1.0, 1.0])
+    assert p[0] > uncapped[0]
