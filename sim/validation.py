@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from sim.config import compose as _compose
-from sim.config.schema import Config
+from sim.config.schema import Config, publish
 from sim.core import params
 from sim.core.errors import ConfigError
 from sim.firms import KINDS
@@ -34,7 +34,7 @@ def _spec_schema(kind: str) -> type:
     fields = [("rule", Any, dataclasses.field(default=None)),
               ("preset", Any, dataclasses.field(default=None))]
     fields += [(n, Any, dataclasses.field(default=None)) for n in names]
-    return dataclasses.make_dataclass(f"{kind.title()}SpecSchema", fields)
+    return publish(dataclasses.make_dataclass(f"{kind.title()}SpecSchema", fields), __name__)
 
 
 def firm_schema() -> type:
@@ -48,7 +48,7 @@ def firm_schema() -> type:
     specs = {k: _spec_schema(k) for k in ("pricing", "research", "capacity")}
     fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
     for _, kind in KINDS.items():
-        mirror = hydra_schema(kind.Config, types_of=specs, unset=True)
+        mirror = hydra_schema(kind.Config, types_of=specs, unset=True, module=__name__)
         for f in dataclasses.fields(mirror):
             if f.name not in fields:
                 fields[f.name] = (f.name, f.type, dataclasses.field(
@@ -57,20 +57,25 @@ def firm_schema() -> type:
                     dataclasses.field(default_factory=f.default_factory))
     for name in (f.name for f in dataclasses.fields(FirmConfig)):
         fields.setdefault(name, (name, Any, dataclasses.field(default=None)))
-    return dataclasses.make_dataclass("FirmSchema", list(fields.values()))
+    return publish(dataclasses.make_dataclass("FirmSchema", list(fields.values())), __name__)
 
 
-_REGISTERED = False
+def _config_schema() -> type:
+    from sim.config.schema import hydra_schema
+
+    return hydra_schema(Config, types_of={"firms": dict[str, firm_schema()]}, module=__name__)
+
+
+#: Hydra's schema of the whole config, built when this module is imported, its classes
+#: published here so that a process launcher's workers can unpickle a config.
+CONFIG_SCHEMA = _config_schema()
 
 
 def register_schema() -> None:
-    """Register the config schema (with :func:`firm_schema`) in Hydra's ConfigStore, once."""
-    global _REGISTERED
-    if not _REGISTERED:
-        from sim.config.schema import register_configs
+    """Register the config schema (:data:`CONFIG_SCHEMA`) in Hydra's ConfigStore."""
+    from sim.config.schema import register_configs
 
-        register_configs(firm_schema())
-        _REGISTERED = True
+    register_configs(CONFIG_SCHEMA)
 
 
 def _set(raw: Any) -> Any:

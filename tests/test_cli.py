@@ -92,3 +92,15 @@ def test_sweep_records_a_failing_job_and_goes_on(tmp_path):
     assert list(table["status"]) == ["ok", "ok", "ok", "failed"]
     assert (sweep / "sweep.parquet").exists()
     assert set(table.loc[table["status"] == "ok", "horizon_days"]) == {300, 10}
+
+
+def test_sweep_in_parallel_processes_with_the_joblib_launcher(tmp_path):
+    """Process launchers pickle the composed config: its schema classes must be importable."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    res = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
+                   "horizon_days=15", "output.figures=false", f"hydra.sweep.dir={sweep}"],
+                  tmp_path)
+    assert res.returncode == 0, res.stderr
+    seeds = [json.loads((sweep / str(k) / "summary.json").read_text())["seed"] for k in (0, 1)]
+    assert seeds == [0, 1]

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_HORIZON_DAYS",
     "hydra_schema",
     "register_configs",
+    "publish",
 ]
 
 SHOCK_KINDS = ("entry", "price_cut", "demand_jump")
@@ -173,7 +174,7 @@ class Config:
 
 # ----------------------------------------------------------------------------- Hydra
 def hydra_schema(cls: type, types_of: dict[str, Any] | None = None,
-                 unset: bool = False) -> type:
+                 unset: bool = False, module: str = __name__) -> type:
     """A mirror of the dataclass ``cls`` for Hydra: the same keys and defaults, every leaf typed
     ``Any`` (nested dataclasses mirrored), so composition fixes the key set but not the types.
 
@@ -197,7 +198,7 @@ def hydra_schema(cls: type, types_of: dict[str, Any] | None = None,
             args = [a for a in typing.get_args(typ) if a is not type(None)]
             base = args[0] if len(args) == 1 else Any
         if dataclasses.is_dataclass(base):
-            mirror = hydra_schema(base, unset=unset)
+            mirror = hydra_schema(base, unset=unset, module=module)
             if unset:
                 fields.append((f.name, mirror, dataclasses.field(default_factory=mirror)))
                 continue
@@ -217,7 +218,20 @@ def hydra_schema(cls: type, types_of: dict[str, Any] | None = None,
         else:
             new = dataclasses.field(default="???")
         fields.append((f.name, Any, new))
-    return dataclasses.make_dataclass(f"{cls.__name__}Schema", fields)
+    return publish(dataclasses.make_dataclass(
+        f"{cls.__name__}{'Unset' if unset else ''}Schema", fields), module)
+
+
+def publish(cls: type, module: str) -> type:
+    """Make a generated class importable by reference (``module.<name>``), as pickling needs:
+    Hydra's process launchers (joblib, submitit) send the config, schema classes included, to
+    other processes, where a class of no module cannot be rebuilt."""
+    import sys
+
+    cls.__module__ = module
+    cls.__qualname__ = cls.__name__
+    setattr(sys.modules[module], cls.__name__, cls)
+    return cls
 
 
 def _mirror_values(mirror: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -231,11 +245,11 @@ def _mirror_values(mirror: type, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def register_configs(firm_schema: type | None = None) -> None:
-    """Register the schema as ``config_schema`` in Hydra's ConfigStore (idempotent); with
-    ``firm_schema`` the ``firms`` mapping holds that mirror type (:func:`sim.validation
-    .register_schema` passes the union of every firm kind's keys)."""
+def register_configs(node: type | None = None) -> None:
+    """Register ``node`` (default: :func:`hydra_schema` of :class:`Config`) as
+    ``config_schema`` in Hydra's ConfigStore (idempotent); :func:`sim.validation.register_schema`
+    passes the full one, whose ``firms`` hold the union of every firm kind's keys."""
     from hydra.core.config_store import ConfigStore
 
-    types_of = {"firms": dict[str, firm_schema]} if firm_schema is not None else None
-    ConfigStore.instance().store(name="config_schema", node=hydra_schema(Config, types_of))
+    ConfigStore.instance().store(name="config_schema",
+                                 node=hydra_schema(Config) if node is None else node)
