@@ -99,7 +99,9 @@ class FirmView:
     """The deciding firm's own state (USD, GPUs, million tokens, days).
 
     ``history`` maps ``demand_m_tokens``, ``revenue_usd`` and ``free_cash_flow_usd`` to their
-    daily series (read-only arrays, oldest first).
+    daily series (read-only arrays, oldest first).  ``backing_usd_per_day`` and
+    ``backing_left_usd`` are what the firm's owners will still cover of its losses, a day and in
+    all (a giant's parent; 0 for a lab, whose next round is uncertain).
     """
 
     name: str
@@ -118,6 +120,8 @@ class FirmView:
     choice_share: float
     served_m_tokens: float
     history: Mapping[str, np.ndarray]
+    backing_usd_per_day: float = 0.0
+    backing_left_usd: float = 0.0
 
     def trailing(self, key: str, days: int) -> float:
         """Sum of a daily history over its last ``days`` days."""

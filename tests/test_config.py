@@ -110,7 +110,7 @@ def test_a_parameter_of_another_rule_is_refused_with_the_rules_parameters():
                                   "firms.lab.pricing.markup=0.3"]))
     assert str(info.value) == ("firms.lab.pricing.markup=0.3: unknown parameter; allowed: "
                                "parameters of pricing rule 'undercut': step, floor, quality_gap, "
-                               "relent_markup")
+                               "relent_markup, alone")
 
 
 def test_unknown_parameter_in_a_python_spec_is_rejected():

@@ -126,8 +126,10 @@ def test_undercut_beats_cheapest_comparable_rival_within_floor():
     assert rule.price(_view([3.0, 2.0, 0.1], [1300, 1260, 1100]), firm, None) == pytest.approx(1.8)
     # Never below floor * marginal cost.
     assert rule.price(_view([3.0, 0.52], [1300, 1300]), firm, None) == pytest.approx(0.5)
-    # No comparable rival: the price stays.
-    assert rule.price(_view([3.0, 0.1], [1300, 1000]), firm, None) == 3.0
+    # No comparable rival: with alone=hold the price stays (the default re-optimises:
+    # tests/test_predation.py).
+    hold = make("pricing", {"rule": "undercut", "step": 0.1, "alone": "hold"})
+    assert hold.price(_view([3.0, 0.1], [1300, 1000]), firm, None) == 3.0
     relent = make("pricing", {"rule": "undercut", "step": 0.1, "relent_markup": 2.0})
     assert relent.price(_view([3.0, 0.52], [1300, 1300]), firm, None) == pytest.approx(1.5)
 

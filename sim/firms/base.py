@@ -191,6 +191,8 @@ class Firm(mesa.Agent):
         """A frozen view of this firm's own state."""
         fleet, ledger = getattr(self, "fleet", None), self.ledger
         seller = getattr(self, "seller", None)
+        backing = getattr(getattr(self, "financing", None), "backing", None)
+        per_day, left = backing() if backing is not None else (0.0, 0.0)
         return FirmView(
             name=self.name, kind=self.kind,
             price=seller.price if seller else 0.0,
@@ -207,6 +209,8 @@ class Firm(mesa.Agent):
             choice_share=seller.outcome.choice_share if seller else 0.0,
             served_m_tokens=seller.outcome.served_m_tokens if seller else 0.0,
             history=ledger.history_view(),
+            backing_usd_per_day=per_day,
+            backing_left_usd=left,
         )
 
     # ----------------------------------------------------------------- the day's steps

@@ -582,9 +582,15 @@ class VentureFunding(Component):
 
 
 class ParentSubsidy(Component):
-    """A tech giant's parent covers the AI division's daily operating cash loss up to
-    ``subsidy_usd_per_day``: ``subsidy = min(cap, max(0, -(revenue - serving - training -
-    fixed)))``.  The division is closed (exits) if its cash still goes negative."""
+    """A tech giant's parent funds the AI division's daily operating cash losses from a budget.
+
+    Each day it pays ``subsidy = min(cap, left, max(0, -(revenue - serving - training -
+    fixed)))``, with ``cap = subsidy_usd_per_day`` and ``left`` what remains of
+    ``subsidy_budget_usd`` (no total limit when null).  After ``withdraw_after_loss_days``
+    consecutive days of operating loss the parent withdraws: it pays nothing more.  The division
+    is closed (exits) when its cash goes negative.  What the parent will still put in is the
+    division's *backing* (:meth:`backing`), which a ``predate`` rule reads as its war chest.
+    """
 
     role = "financing"
 
@@ -592,11 +598,45 @@ class ParentSubsidy(Component):
     class Config:
         subsidy_usd_per_day: float = param(0.0, 0, 1e12, unit="USD/day",
                                            doc="most of a day's operating loss the parent covers")
+        subsidy_budget_usd: float | None = param(None, 0, 1e15, unit="USD",
+                                                 doc="most the parent pays in all (null: no "
+                                                     "limit)")
+        withdraw_after_loss_days: int | None = param(None, 1, MAX_HORIZON_DAYS, unit="days",
+                                                     doc="the parent withdraws after this many "
+                                                         "consecutive loss days (null: never)")
+
+    def __init__(self, firm, cfg):
+        super().__init__(firm, cfg)
+        self.paid = 0.0
+        self.loss_days = 0
+        self.withdrawn = False
+
+    def backing(self) -> tuple[float, float]:
+        """``(USD a day, USD in all)`` the parent will still cover (0 once withdrawn)."""
+        if self.withdrawn:
+            return 0.0, 0.0
+        budget = self.cfg.subsidy_budget_usd
+        left = math.inf if budget is None else max(budget - self.paid, 0.0)
+        return (self.cfg.subsidy_usd_per_day if left > 0 else 0.0), left
 
     def after_book(self, operating_cash: float) -> None:
-        subsidy = min(self.cfg.subsidy_usd_per_day, max(0.0, -operating_cash))
+        firm = self.firm
+        self.loss_days = self.loss_days + 1 if operating_cash < 0 else 0
+        per_day, left = self.backing()
+        subsidy = min(per_day, left, max(0.0, -operating_cash))
         if subsidy > 0:
-            self.firm.ledger.book("subsidy_usd", subsidy)
+            firm.ledger.book("subsidy_usd", subsidy)
+            self.paid += subsidy
+            if self.cfg.subsidy_budget_usd is not None and self.paid >= \
+                    self.cfg.subsidy_budget_usd * (1 - 1e-12):
+                firm.model.log(firm, "budget_spent",
+                               f"the parent's budget of {self.cfg.subsidy_budget_usd:,.0f} USD "
+                               "is spent", self.paid)
+        patience = self.cfg.withdraw_after_loss_days
+        if not self.withdrawn and patience is not None and self.loss_days >= patience:
+            self.withdrawn = True
+            firm.model.log(firm, "parent_withdraws",
+                           f"after {self.loss_days} days of operating losses", self.paid)
 
     def after_day(self) -> None:
         if self.firm.ledger.cash < 0:

@@ -62,11 +62,14 @@ class BestResponse(PricingRule):
         capacity_aware: bool = param(True, doc="cap demand at capacity")
 
     def price(self, market, me, ctx):
-        cap = market.capacity if (self.params.capacity_aware and market.capacity_limits) \
-            else None
-        return best_response(market.segment_market(capacity=False), None, market.me,
-                             capacity=cap, rival_log_term=market.rival_log_term(),
-                             grid=self.params.grid)
+        return _best_response(market, self.params.capacity_aware, self.params.grid)
+
+
+def _best_response(market: MarketView, capacity_aware: bool = True, grid: int = 48) -> float:
+    """The deciding firm's best response to the market it sees (:func:`best_response`)."""
+    cap = market.capacity if (capacity_aware and market.capacity_limits) else None
+    return best_response(market.segment_market(capacity=False), None, market.me, capacity=cap,
+                         rival_log_term=market.rival_log_term(), grid=grid)
 
 
 @register("pricing", "undercut")
@@ -76,8 +79,9 @@ class Undercut(PricingRule):
     Comparable rivals have quality at least ``own quality - quality_gap``.  The new price is
     ``(1 - step) * min(comparable rivals' prices)``, never below ``floor * c``.  With
     ``relent_markup`` set, a firm that would have to go below the floor instead jumps back up to
-    ``c * (1 + relent_markup)`` (Maskin & Tirole's Edgeworth cycle).  With no comparable rival the
-    price is unchanged.
+    ``c * (1 + relent_markup)`` (Maskin & Tirole's Edgeworth cycle).  With no comparable rival
+    left to undercut the rule re-optimises: ``alone: best_response`` prices at the firm's best
+    response to the market as it is (capacity-aware), ``alone: hold`` keeps the price.
     """
 
     @dataclasses.dataclass
@@ -86,13 +90,15 @@ class Undercut(PricingRule):
         floor: float = param(1.0, 0.0, 1e4, doc="lowest price as a multiple of marginal cost")
         quality_gap: float = param(50.0, 0.0, None, doc="quality points a rival may lag by")
         relent_markup: float | None = param(None, -1.0, 1e4, doc="markup to jump back up to")
+        alone: str = param("best_response", choices=("best_response", "hold"),
+                           doc="with no comparable rival: best_response or hold the price")
 
     def price(self, market, me, ctx):
         p, view = self.params, market
         comparable = view.qualities >= view.qualities[view.me] - p.quality_gap
         comparable[view.me] = False
         if not comparable.any():
-            return me.price
+            return me.price if p.alone == "hold" else _best_response(market)
         target = (1.0 - p.step) * float(view.prices[comparable].min())
         floor = p.floor * me.marginal_cost
         if target < floor:
@@ -157,3 +163,62 @@ class Scripted(PricingRule):
     def next_review(self, me, ctx):
         later = self._days[self._days > ctx.now + 1e-9]
         return float(later[0] - ctx.now) if later.size else float("inf")
+
+
+@register("pricing", "predate")
+class Predate(PricingRule):
+    r"""Predation: price below cost to push a rival out while the owners' money lasts, then
+    recoup.
+
+    The prey is ``target`` (a firm name) or, when null, the nearest rival: the active rival
+    whose quality is closest to the firm's own.  While the prey is in the market and the firm's
+    owners still back its losses (a parent's subsidy: ``backing_usd_per_day > 0`` and
+    ``backing_left_usd > 0`` in its :class:`~sim.views.FirmView`), the price is
+
+    .. math::
+
+        p = \max(\text{floor} \cdot c, \; \min(\text{depth} \cdot c_\text{prey},
+            (1 - \text{step}) p_\text{prey}))
+
+    (``c`` the firm's own marginal cost, ``c_prey`` the prey's, known as the rules' complete
+    information assumes): at or below the prey's cost, so the prey cannot match it profitably,
+    and below the firm's own cost when the prey is the more efficient.  Once the prey is gone,
+    or the money is, the firm re-optimises: it prices at its best response to the market as it
+    is (capacity-aware), which after an exit is the recoupment.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        target: str | None = param(None, doc="the prey (a firm name; null: the nearest rival)")
+        depth: float = param(1.0, 0.0, 1e4, doc="price as a multiple of the prey's marginal cost")
+        step: float = param(0.1, 0.0, 1.0, doc="at least this fraction below the prey's price")
+        floor: float = param(0.0, 0.0, 1e4, doc="lowest price as a multiple of own marginal cost")
+
+    @classmethod
+    def check(cls, key, params, cfg):
+        if params.target is not None and params.target not in cfg.firms:
+            raise ConfigError(f"{key}.target", params.target,
+                              f"null or a firm: {', '.join(cfg.firms)}", "unknown firm")
+        mine = key.split(".")[1] if key.startswith("firms.") else None
+        if params.target is not None and params.target == mine:
+            raise ConfigError(f"{key}.target", params.target, "a rival, not the firm itself",
+                              "preys on itself")
+
+    def prey(self, market: MarketView) -> int | None:
+        """Index of the prey in ``market`` (None: not in the market)."""
+        if self.params.target is not None:
+            return market.names.index(self.params.target) \
+                if self.params.target in market.names else None
+        rivals = [k for k in range(market.n) if k != market.me]
+        if not rivals:
+            return None
+        gap = np.abs(market.qualities[rivals] - market.qualities[market.me])
+        return rivals[int(np.lexsort((market.prices[rivals], gap))[0])]
+
+    def price(self, market, me, ctx):
+        k = self.prey(market)
+        if k is None or me.backing_usd_per_day <= 0 or me.backing_left_usd <= 0:
+            return _best_response(market)
+        p = self.params
+        return max(p.floor * me.marginal_cost,
+                   min(p.depth * float(market.costs[k]), (1.0 - p.step) * float(market.prices[k])))
