@@ -507,18 +507,110 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
     return p_k
 
 
+def _nash_system(market: SegmentMarket, p: np.ndarray, players: np.ndarray,
+                 capped: np.ndarray, caps: np.ndarray):
+    r"""The players' equilibrium conditions at ``p`` and their Jacobian.
+
+    For a player with a slack capacity the first-order condition
+    ``g_i = sum_j M_j s_ij (1 - alpha_j m_i (1 - s_ij)) = 0`` (``m_i = p_i - c_i``), divided by
+    its demand ``D_i``; for a player whose capacity binds ``h_i = (D_i - K_i) / K_i = 0``.  With
+    ``w_j = M_j alpha_j``:
+
+    .. math::
+
+        \partial g_i / \partial p_i = -\sum_j w_j s_{ij} (1 - s_{ij})
+            [2 + \alpha_j m_i (2 s_{ij} - 1)], \qquad
+        \partial g_i / \partial p_k = \sum_j w_j s_{ij} s_{kj} [1 + \alpha_j m_i (2 s_{ij} - 1)],
+
+        \partial D_i / \partial p_i = -\sum_j w_j s_{ij} (1 - s_{ij}), \qquad
+        \partial D_i / \partial p_k = \sum_j w_j s_{ij} s_{kj}.
+    """
+    s, _ = market.shares(p)
+    sp = s[:, players]  # (S, k)
+    a = market.alpha[:, None]
+    w = (market.sizes * market.alpha)[:, None]
+    m = (p - market.costs)[players][None, :]
+    u = 1.0 - sp
+    d = market.sizes @ sp
+    k = players.size
+    f = np.empty(k)
+    jac = np.empty((k, k))
+    cross = (w * sp).T @ s[:, players]  # sum_j w s_i s_k
+    own_d = -(w * sp * u).sum(axis=0)
+    bend = a * m * (2.0 * sp - 1.0)  # (S, k)
+    g = (market.sizes[:, None] * sp * (1.0 - a * m * u)).sum(axis=0)
+    g_own = -(w * sp * u * (2.0 + bend)).sum(axis=0)
+    g_cross = (w * sp * (1.0 + bend)).T @ s[:, players]
+    for r in range(k):
+        if capped[r]:
+            f[r] = (d[r] - caps[r]) / caps[r]
+            jac[r] = cross[r] / caps[r]
+            jac[r, r] = own_d[r] / caps[r]
+        else:
+            scale = max(d[r], 1e-300)
+            f[r] = g[r] / scale
+            jac[r] = g_cross[r] / scale
+            jac[r, r] = g_own[r] / scale
+    return f, jac, d, g
+
+
+def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, capacity: bool,
+                 tol: float) -> np.ndarray | None:
+    """Newton's method on the players' equilibrium conditions (:func:`_nash_system`), with an
+    active set of binding capacities: a player is capped while its slack-capacity demand would
+    exceed its capacity, and released when, capped, its first-order condition says it would
+    rather charge less.  Returns ``None`` when it does not settle (the caller falls back)."""
+    caps = market.capacities[players] if (capacity and market.capacities is not None) \
+        else np.full(players.size, np.inf)
+    usable = np.isfinite(caps) & (caps > 0)
+    p = p0.copy()
+    floor = market.costs[players] + 1e-12 * np.maximum(1.0, np.abs(market.costs[players]))
+    p[players] = np.maximum(p[players], floor)
+    capped = usable & (market.sizes @ market.shares(p)[0][:, players] > caps)
+    for _ in range(players.size + 3):
+        f, jac, d, g = _nash_system(market, p, players, capped, caps)
+        for _ in range(60):
+            try:
+                step = np.linalg.solve(jac, -f)
+            except np.linalg.LinAlgError:
+                return None
+            t, norm = 1.0, np.abs(f).max()
+            while True:  # damped: halve the step until the residual falls
+                trial = p.copy()
+                trial[players] = np.maximum(p[players] + t * step, floor)
+                system = _nash_system(market, trial, players, capped, caps)
+                if np.abs(system[0]).max() < norm or t < 1e-4:
+                    break
+                t *= 0.5
+            moved = np.abs(trial[players] - p[players])
+            p, (f, jac, d, g) = trial, system
+            if np.all(moved <= tol * np.maximum(1.0, np.abs(p[players]))):
+                break
+        else:
+            return None
+        release = capped & (g > 0)  # capped, yet it would sell more at a lower price
+        bind = ~capped & usable & (d > caps * (1.0 + 1e-12))
+        if not release.any() and not bind.any():
+            return p
+        capped = (capped & ~release) | bind
+    return None
+
+
 def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool = False,
-                tol: float = 1e-10, max_iter: int = 500) -> np.ndarray:
+                tol: float = 1e-10, max_iter: int = 500, verify: bool = True) -> np.ndarray:
     """Static Bertrand-Nash prices of the ``players`` (default: every firm), every other firm
     at its price in ``prices``.
 
     A Nash equilibrium is a fixed point ``p = BR(p)`` of the players' best responses
-    (:func:`best_response`, capped at the market's capacities if ``capacity``).  Gauss-Seidel
-    best-response dynamics (each player in turn moves to its best response) start from
-    ``prices`` (default ``c + mean_j(1/alpha_j)``); when they contract slowly (capacity binding
-    makes the map nearly flat), the fixed point is found by Powell's hybrid method on
-    ``BR(p) - p``, and any answer is accepted only once a Gauss-Seidel sweep moves no price by
-    more than ``tol * max(1, |p|)``.  Raises ``RuntimeError`` after ``max_iter`` sweeps.
+    (:func:`best_response`, capped at the market's capacities if ``capacity``).  It is found by
+    Newton's method on the players' first-order conditions, a capacity that binds replacing its
+    player's condition by ``D_i = K_i`` (:func:`_nash_newton`), from ``prices`` (default
+    ``c + mean_j(1/alpha_j)``).  With ``verify`` the answer is accepted only once a sweep of
+    the robust best responses moves no price by more than ``tol * max(1, |p|)`` (a first-order
+    condition can have several roots when segments differ a lot); otherwise, and whenever
+    Newton does not settle, Gauss-Seidel best-response dynamics take over, jumping to the fixed
+    point by Powell's hybrid method on ``BR(p) - p`` when they contract slowly.  Raises
+    ``RuntimeError`` after ``max_iter`` sweeps.
 
     Returns
     -------
@@ -548,6 +640,11 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
         q[players] = x
         return np.array([best_response(market, q, int(i), capacity=cap) for i in players]) - x
 
+    fast = _nash_newton(market, p, players, cap, tol * 1e-2)
+    if fast is not None:
+        if not verify:
+            return fast[players]
+        p = fast
     tried_root = False
     for it in range(max_iter):
         new = sweep(p)
@@ -578,7 +675,7 @@ def _joint_profit(market: SegmentMarket, p: np.ndarray, players: np.ndarray):
 
 
 def monopoly_prices(market: SegmentMarket, prices=None, players=None,
-                    start=None) -> np.ndarray:
+                    start=None, warm: bool = False) -> np.ndarray:
     """Prices of the ``players`` (default: every firm) that maximise their joint profit
     ``sum_{i in P} (p_i - c_i) D_i(p)`` without capacity limits, every other firm at its price
     in ``prices``.
@@ -586,7 +683,8 @@ def monopoly_prices(market: SegmentMarket, prices=None, players=None,
     L-BFGS-B on ``p_i >= c_i`` with the analytic gradient (see :func:`_joint_profit`) from
     ``start`` (default ``1.05`` times the players' :func:`nash_prices`), then the first-order
     conditions ``dJ/dp = 0`` polished by Powell's hybrid method (kept if it lowers the gradient
-    and does not lower ``J``).
+    and does not lower ``J``).  With ``warm`` (``start`` is a joint-monopoly solution of a
+    nearby market) Powell's method on ``dJ/dp = 0`` from ``start`` is tried first.
 
     Returns
     -------
@@ -612,6 +710,12 @@ def monopoly_prices(market: SegmentMarket, prices=None, players=None,
         return -j, -g
 
     scale = max(abs(neg(_vec(start))[0]), 1e-300)
+    if warm:  # near the optimum already: solve the first-order conditions directly
+        sol = optimize.root(lambda y: neg(y)[1] / scale, _vec(start), method="hybr",
+                            options={"xtol": 1e-13})
+        if (sol.success and np.all(sol.x >= market.costs[players])
+                and -neg(sol.x)[0] >= -neg(_vec(start))[0] - 1e-14 * scale):
+            return np.asarray(sol.x, dtype=float)
     res = optimize.minimize(lambda x: tuple(v / scale for v in neg(x)), _vec(start), jac=True,
                             method="L-BFGS-B",
                             bounds=[(c, None) for c in market.costs[players]],

@@ -494,3 +494,23 @@ def test_capacity_constrained_nash_is_a_fixed_point_of_capped_best_responses():
     assert demand[0] == pytest.approx(market.capacities[0], rel=1e-8)  # the capacity binds
     uncapped = econ.nash_prices(market, [1.0, 1.0])
     assert p[0] > uncapped[0]
+
+
+@pytest.mark.parametrize("capacity", [False, True])
+def test_newtons_equilibrium_is_the_best_response_fixed_point(capacity):
+    """The Newton path (verify=False) lands where verified best-response dynamics do, with and
+    without binding capacities, and a warm-started joint monopoly equals a cold one."""
+    rng = np.random.default_rng(7)
+    sizes, alpha = rng.lognormal(0.0, 1.0, 80), rng.lognormal(1.0, 0.6, 80)
+    market = econ.SegmentMarket(qualities=[1300.0, 1280.0, 1250.0], costs=[0.05, 0.2, 0.1],
+                                sizes=sizes, alpha=alpha, theta=rng.lognormal(-4.6, 1.0, 80),
+                                outside_price=4.0, outside_quality=1300.0,
+                                capacities=np.array([0.1, 0.5, 1.0]) * sizes.sum())
+    fast = econ.nash_prices(market, [1.0, 1.0, 1.0], capacity=capacity, verify=False)
+    for i in range(3):
+        full = fast.copy()
+        assert econ.best_response(market, full, i, capacity=capacity) == \
+            pytest.approx(fast[i], rel=1e-8)
+    cold = econ.monopoly_prices(market, fast)
+    warm = econ.monopoly_prices(market, fast, start=cold * 1.01, warm=True)
+    np.testing.assert_allclose(warm, cold, rtol=1e-7)
