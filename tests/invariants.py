@@ -168,6 +168,19 @@ def check_clearing(m):
         assert r.unserved == pytest.approx(r.rationed.sum(), rel=1e-9, abs=tol)
 
 
+def check_hhi_with_outside_counts_the_outside_seller(result):
+    """``hhi_with_outside = sum (100 x_k / X)^2`` over the firms' served tokens and the outside
+    seller's, ``X`` their sum (tokens bought), recomputed from the tables."""
+    m = result.market.set_index("day")
+    served = result.firms.pivot_table(index="day", columns="firm", values="served_m_tokens",
+                                      aggfunc="sum").reindex(m.index, fill_value=0.0).fillna(0.0)
+    bought = served.sum(axis=1) + m["outside_m_tokens"]
+    expected = 10_000.0 * (((served.div(bought, axis=0)) ** 2).sum(axis=1)
+                           + (m["outside_m_tokens"] / bought) ** 2)
+    np.testing.assert_allclose(m["hhi_with_outside"], expected, rtol=1e-9)
+    assert (m["hhi_with_outside"] <= 10_000.0 + 1e-9).all()
+
+
 #: Every table invariant, for ``pytest.mark.parametrize``.
 ALL = [
     check_no_nan_or_inf_anywhere, check_customer_spend_equals_sum_of_revenues,
@@ -176,5 +189,5 @@ ALL = [
     check_every_token_is_served_by_someone_or_counted_unserved,
     check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
     check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_only_covers_losses_up_to_cap,
-    check_market_days_are_contiguous_and_dated,
+    check_market_days_are_contiguous_and_dated, check_hhi_with_outside_counts_the_outside_seller,
 ]

@@ -122,6 +122,8 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
         "final": {
             "n_firms": int(final_market["n_firms"].iloc[0]) if len(final_market) else 0,
             "hhi": hhi(final["firm_share"].to_numpy()) if len(final) else 0.0,
+            "hhi_with_outside": float(final_market["hhi_with_outside"].iloc[0])
+            if len(final_market) else 10_000.0,
             "mean_price_usd_per_m": float(final_market["mean_price_usd_per_m"].iloc[0])
             if len(final_market) else 0.0,
             "min_price_usd_per_m": float(final_market["min_price_usd_per_m"].iloc[0])
@@ -131,6 +133,8 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
             "firm_shares": {k: float(v) for k, v in final["firm_share"].items()},
         },
         "mean_hhi": float(market["hhi"].mean()) if len(market) else 0.0,
+        "mean_hhi_with_outside": float(market["hhi_with_outside"].mean()) if len(market)
+        else 0.0,
         "consumer_surplus_usd": float(market["consumer_surplus_usd"].sum()),
         "customer_spend_usd": float(market["customer_spend_usd"].sum()),
         "served_m_tokens": float(market["served_m_tokens"].sum()),

@@ -62,7 +62,9 @@ class QLearning(PricingRule):
         xi: float = param(0.1, 0.0, 10.0, doc="grid extension beyond [pN, pM], share of pM - pN")
         alpha: float = param(0.15, 0.0, 1.0, lo_open=True, doc="learning rate")
         beta: float = param(4e-6, 0.0, 1.0, doc="exploration decay: epsilon_t = exp(-beta t)")
-        delta: float = param(0.95, 0.0, 1.0, hi_open=True, doc="discount factor per period")
+        delta: float = param(0.95, 0.0, 1.0, hi_open=True,
+                             doc="discount factor per period (a period is the learners' "
+                                 "review_days: per year delta^(365/review_days))")
         window: int = param(100_000, 1, 10**10,
                             doc="pretraining stops once greedy actions are this many periods "
                                 "unchanged")
@@ -240,6 +242,7 @@ class Arena:
         self.actions = greedy[:, 0].copy()
         self.started = np.zeros(k, dtype=bool)
         self.period_prices: dict[str, float] = {}
+        self.period_days: float | None = None  # measured between periods
         self.eps = 1.0
         self.built = True
 
@@ -275,6 +278,8 @@ class Arena:
         if not self.built:
             self._build(view, ctx)
         if self.time != ctx.now:  # a new period: fix the state every learner observes
+            if self.time is not None:
+                self.period_days = ctx.now - self.time
             self.time = ctx.now
             self.period_prices = dict(zip(view.names, view.prices.tolist(), strict=True))
             self.last_price.update(self.period_prices)
@@ -362,6 +367,10 @@ class Arena:
             "monopoly_profit_usd_per_day": b.monopoly_profit.tolist(),
             "grid_usd_per_m": [float(self.grids[0, 0]), float(self.grids[0, -1])],
             "pretraining_periods": self.pretrain_periods,
+            # delta is per period; in calendar terms a year discounts by delta^(365/period).
+            "period_days": self.period_days,
+            "discount_factor_per_year": (self.p.delta ** (365.0 / self.period_days)
+                                         if self.period_days else None),
             "pretraining_converged": self.pretrain_converged,
             "periods": self.t,
             "phases": phases,

@@ -220,7 +220,8 @@ class PriceWarModel(mesa.Model):
         p0, q0 = self.outside_price(), self.outside_quality()
         row = dict.fromkeys(MARKET_COLUMNS[2:], 0.0)
         row.update(day=self.day, total_demand_m_tokens=total, outside_price_usd_per_m=p0,
-                   outside_quality=q0, outside_m_tokens=total, outside_choice_share=1.0)
+                   outside_quality=q0, outside_m_tokens=total, outside_choice_share=1.0,
+                   hhi_with_outside=10_000.0)
         self._outcomes: list[Outcome] = []
         if act:
             prices = np.array([f.seller.price for f in act])
@@ -247,6 +248,7 @@ class PriceWarModel(mesa.Model):
                 outside_choice_share=res.outside_choice_share,
                 mean_price_usd_per_m=res.spend / served_total if served_total > 0 else 0.0,
                 min_price_usd_per_m=float(prices.min()), hhi=hhi(firm_shares),
+                hhi_with_outside=_hhi_with_outside(res.served, res.outside),
                 customer_spend_usd=res.spend, consumer_surplus_usd=res.consumer_surplus,
             )
         self.market_row = row
@@ -288,6 +290,14 @@ class PriceWarModel(mesa.Model):
                                                            "value": "float64"})
         events = _with_date(events.drop(columns="date"), start)[EVENT_COLUMNS]
         return firms, market, events
+
+
+def _hhi_with_outside(served: np.ndarray, outside: float) -> float:
+    """HHI of the tokens bought, the outside seller counted as one more seller."""
+    bought = float(served.sum()) + outside
+    if bought <= 0:
+        return 0.0
+    return hhi(served / bought, normalise=False)
 
 
 def _market_value(model: PriceWarModel, column: str) -> float:

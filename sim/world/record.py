@@ -42,6 +42,6 @@ MARKET_COLUMNS = [
     "day", "date", "n_firms", "total_demand_m_tokens", "firms_demand_m_tokens", "served_m_tokens",
     "rationed_m_tokens", "unserved_m_tokens", "outside_m_tokens", "outside_choice_share",
     "outside_price_usd_per_m", "outside_quality", "mean_price_usd_per_m", "min_price_usd_per_m",
-    "hhi", "customer_spend_usd", "consumer_surplus_usd",
+    "hhi", "customer_spend_usd", "consumer_surplus_usd", "hhi_with_outside",
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
