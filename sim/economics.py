@@ -507,10 +507,11 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
     return p_k
 
 
-def _nash_system(market: SegmentMarket, p: np.ndarray, players: np.ndarray,
+def _nash_system(base: np.ndarray, market: SegmentMarket, p: np.ndarray, players: np.ndarray,
                  capped: np.ndarray, caps: np.ndarray):
     r"""The players' equilibrium conditions at ``p`` and their Jacobian.
 
+    ``base`` (S, n) is the price-free part of the utilities, ``v_ij = base_ij - alpha_j p_i``.
     For a player with a slack capacity the first-order condition
     ``g_i = sum_j M_j s_ij (1 - alpha_j m_i (1 - s_ij)) = 0`` (``m_i = p_i - c_i``), divided by
     its demand ``D_i``; for a player whose capacity binds ``h_i = (D_i - K_i) / K_i = 0``.  With
@@ -525,33 +526,29 @@ def _nash_system(market: SegmentMarket, p: np.ndarray, players: np.ndarray,
         \partial D_i / \partial p_i = -\sum_j w_j s_{ij} (1 - s_{ij}), \qquad
         \partial D_i / \partial p_k = \sum_j w_j s_{ij} s_{kj}.
     """
-    s, _ = market.shares(p)
-    sp = s[:, players]  # (S, k)
-    a = market.alpha[:, None]
-    w = (market.sizes * market.alpha)[:, None]
-    m = (p - market.costs)[players][None, :]
+    a = market.alpha
+    v = base - a[:, None] * p[None, :]
+    top = np.maximum(v.max(axis=1), 0.0)
+    e = np.exp(v - top[:, None])
+    s = e / (np.exp(-top) + e.sum(axis=1))[:, None]  # (S, n)
+    sp = s[:, players]
+    m = (p - market.costs)[players]
+    am = a[:, None] * m[None, :]
     u = 1.0 - sp
-    d = market.sizes @ sp
-    k = players.size
-    f = np.empty(k)
-    jac = np.empty((k, k))
-    cross = (w * sp).T @ s[:, players]  # sum_j w s_i s_k
-    own_d = -(w * sp * u).sum(axis=0)
-    bend = a * m * (2.0 * sp - 1.0)  # (S, k)
-    g = (market.sizes[:, None] * sp * (1.0 - a * m * u)).sum(axis=0)
-    g_own = -(w * sp * u * (2.0 + bend)).sum(axis=0)
-    g_cross = (w * sp * (1.0 + bend)).T @ s[:, players]
-    for r in range(k):
-        if capped[r]:
-            f[r] = (d[r] - caps[r]) / caps[r]
-            jac[r] = cross[r] / caps[r]
-            jac[r, r] = own_d[r] / caps[r]
-        else:
-            scale = max(d[r], 1e-300)
-            f[r] = g[r] / scale
-            jac[r] = g_cross[r] / scale
-            jac[r, r] = g_own[r] / scale
-    return f, jac, d, g
+    sizes = market.sizes
+    wsp = (sizes * a)[:, None] * sp
+    d = sizes @ sp
+    g = sizes @ (sp * (1.0 - am * u))
+    bend = am * (2.0 * sp - 1.0)
+    cross_d = wsp.T @ sp  # sum_j w s_i s_k over the players
+    own_d = -(wsp * u).sum(axis=0)
+    g_cross = (wsp * (1.0 + bend)).T @ sp
+    g_own = -(wsp * u * (2.0 + bend)).sum(axis=0)
+    scale = np.where(capped, caps, np.maximum(d, 1e-300))
+    f = np.where(capped, d - np.where(capped, caps, 0.0), g) / scale
+    jac = np.where(capped[:, None], cross_d, g_cross)
+    np.fill_diagonal(jac, np.where(capped, own_d, g_own))
+    return f, jac / scale[:, None], d, g
 
 
 def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, capacity: bool,
@@ -567,9 +564,14 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
     floor = market.costs[players] + 1e-12 * np.maximum(1.0, np.abs(market.costs[players]))
     p[players] = np.maximum(p[players], floor)
     capped = usable & (market.sizes @ market.shares(p)[0][:, players] > caps)
+    base = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
+                                                            - market.outside_quality)
+                                    + market.outside_price)
     for _ in range(players.size + 3):
-        f, jac, d, g = _nash_system(market, p, players, capped, caps)
+        f, jac, d, g = _nash_system(base, market, p, players, capped, caps)
         for _ in range(60):
+            if np.abs(f).max() <= min(tol, 1e-13):  # the conditions hold to round-off
+                break
             try:
                 step = np.linalg.solve(jac, -f)
             except np.linalg.LinAlgError:
@@ -578,8 +580,8 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
             while True:  # damped: halve the step until the residual falls
                 trial = p.copy()
                 trial[players] = np.maximum(p[players] + t * step, floor)
-                system = _nash_system(market, trial, players, capped, caps)
-                if np.abs(system[0]).max() < norm or t < 1e-4:
+                system = _nash_system(base, market, trial, players, capped, caps)
+                if np.abs(system[0]).max() <= norm or t < 1e-4:
                     break
                 t *= 0.5
             moved = np.abs(trial[players] - p[players])
@@ -640,7 +642,7 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
         q[players] = x
         return np.array([best_response(market, q, int(i), capacity=cap) for i in players]) - x
 
-    fast = _nash_newton(market, p, players, cap, tol * 1e-2)
+    fast = _nash_newton(market, p, players, cap, tol * 1e-2 if verify else tol)
     if fast is not None:
         if not verify:
             return fast[players]
