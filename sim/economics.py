@@ -567,8 +567,17 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
     base = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
                                                             - market.outside_quality)
                                     + market.outside_price)
+    from sim.learning.kernels import nash_system  # compiled; loaded on first use
+
+    players = players.astype(np.int64)
+    caps_k = np.where(np.isfinite(caps), caps, 0.0)
+
+    def system(q, capped):
+        return nash_system(base, market.alpha, market.sizes, market.costs, q, players,
+                           capped, caps_k)
+
     for _ in range(players.size + 3):
-        f, jac, d, g = _nash_system(base, market, p, players, capped, caps)
+        f, jac, d, g = system(p, capped)
         for _ in range(60):
             if np.abs(f).max() <= min(tol, 1e-13):  # the conditions hold to round-off
                 break
@@ -580,12 +589,12 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
             while True:  # damped: halve the step until the residual falls
                 trial = p.copy()
                 trial[players] = np.maximum(p[players] + t * step, floor)
-                system = _nash_system(base, market, trial, players, capped, caps)
-                if np.abs(system[0]).max() <= norm or t < 1e-4:
+                result = system(trial, capped)
+                if np.abs(result[0]).max() <= norm or t < 1e-4:
                     break
                 t *= 0.5
             moved = np.abs(trial[players] - p[players])
-            p, (f, jac, d, g) = trial, system
+            p, (f, jac, d, g) = trial, result
             if np.all(moved <= tol * np.maximum(1.0, np.abs(p[players]))):
                 break
         else:
@@ -676,6 +685,42 @@ def _joint_profit(market: SegmentMarket, p: np.ndarray, players: np.ndarray):
     return float(m @ d), grad
 
 
+def _monopoly_newton(neg, x: np.ndarray, costs: np.ndarray, scale: float) -> np.ndarray | None:
+    """Newton's method on the joint first-order conditions ``dJ/dp = 0`` (the Hessian by
+    central differences of the analytic gradient), each step backtracked until ``J`` rises.
+    Returns ``None`` unless it converges to a point where the Hessian is negative definite."""
+    k = x.size
+    for _ in range(50):
+        j, g = neg(x)
+        if np.max(np.abs(g)) <= 1e-12 * scale:
+            break
+        h = np.empty((k, k))
+        for c in range(k):
+            e = 1e-6 * max(1.0, abs(x[c]))
+            up, down = x.copy(), x.copy()
+            up[c] += e
+            down[c] -= e
+            h[:, c] = (neg(up)[1] - neg(down)[1]) / (2 * e)
+        h = 0.5 * (h + h.T)  # of -J: positive definite at a maximum
+        if np.any(np.linalg.eigvalsh(h) <= 0):
+            return None
+        step = np.linalg.solve(h, -g)
+        t = 1.0
+        while True:
+            trial = np.maximum(x + t * step, costs)
+            if neg(trial)[0] <= j or t < 1e-6:
+                break
+            t *= 0.5
+        if np.max(np.abs(trial - x)) <= 1e-13 * max(1.0, np.max(np.abs(x))):
+            x = trial
+            break
+        x = trial
+    else:
+        return None
+    _, g = neg(x)
+    return x if np.max(np.abs(g)) <= 1e-8 * scale else None
+
+
 def monopoly_prices(market: SegmentMarket, prices=None, players=None,
                     start=None, warm: bool = False) -> np.ndarray:
     """Prices of the ``players`` (default: every firm) that maximise their joint profit
@@ -685,8 +730,10 @@ def monopoly_prices(market: SegmentMarket, prices=None, players=None,
     L-BFGS-B on ``p_i >= c_i`` with the analytic gradient (see :func:`_joint_profit`) from
     ``start`` (default ``1.05`` times the players' :func:`nash_prices`), then the first-order
     conditions ``dJ/dp = 0`` polished by Powell's hybrid method (kept if it lowers the gradient
-    and does not lower ``J``).  With ``warm`` (``start`` is a joint-monopoly solution of a
-    nearby market) Powell's method on ``dJ/dp = 0`` from ``start`` is tried first.
+    and does not lower ``J``).  Newton's method on ``dJ/dp = 0`` (:func:`_monopoly_newton`) is
+    tried first from ``start``, then from a coarse L-BFGS-B solution, and kept when it
+    converges to a maximum; ``warm`` is accepted for callers that pass a nearby market's
+    solution as ``start``.
 
     Returns
     -------
@@ -712,12 +759,16 @@ def monopoly_prices(market: SegmentMarket, prices=None, players=None,
         return -j, -g
 
     scale = max(abs(neg(_vec(start))[0]), 1e-300)
-    if warm:  # near the optimum already: solve the first-order conditions directly
-        sol = optimize.root(lambda y: neg(y)[1] / scale, _vec(start), method="hybr",
-                            options={"xtol": 1e-13})
-        if (sol.success and np.all(sol.x >= market.costs[players])
-                and -neg(sol.x)[0] >= -neg(_vec(start))[0] - 1e-14 * scale):
-            return np.asarray(sol.x, dtype=float)
+    fast = _monopoly_newton(neg, _vec(start), market.costs[players], scale)
+    if fast is not None:
+        return fast
+    bounds = [(c, None) for c in market.costs[players]]
+    rough = optimize.minimize(lambda x: tuple(v / scale for v in neg(x)), _vec(start), jac=True,
+                              method="L-BFGS-B", bounds=bounds,
+                              options={"ftol": 1e-10, "gtol": 1e-7, "maxiter": 200})
+    fast = _monopoly_newton(neg, rough.x, market.costs[players], scale)
+    if fast is not None:  # near the maximum now: Newton finishes in a few steps
+        return fast
     res = optimize.minimize(lambda x: tuple(v / scale for v in neg(x)), _vec(start), jac=True,
                             method="L-BFGS-B",
                             bounds=[(c, None) for c in market.costs[players]],

@@ -12,11 +12,21 @@ from hypothesis.extra.numpy import arrays
 
 from sim.markets import tokens
 
+#: Columns that are NaN by design when ``output.benchmarks`` is off.
+BENCHMARK_COLUMNS = ["nash_price_usd_per_m", "monopoly_price_usd_per_m"]
+
 
 def check_no_nan_or_inf_anywhere(result):
     for name in ("firms", "market", "events"):
         df = getattr(result, name)
         assert not df.empty, name
+        if name == "firms":
+            off = df[BENCHMARK_COLUMNS]
+            if result.config.output.benchmarks:
+                assert np.isfinite(off.to_numpy()).all(), "non-finite benchmark"
+            else:
+                assert off.isna().all().all(), "benchmarks computed though off"
+            df = df.drop(columns=BENCHMARK_COLUMNS)
         numeric = df.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
         assert not df.isna().any().any(), f"missing value in {name}"

@@ -6,10 +6,11 @@ import pytest
 from invariants import ALL
 
 SCENARIOS = [("scenario=lean_lab_vs_giant",), ("scenario=china_2024",),
-             ("scenario=logit_duopoly",)]
+             ("scenario=logit_duopoly",), ("scenario=predation", "output.benchmarks=true")]
 
 
-@pytest.fixture(params=SCENARIOS, ids=lambda o: o[0].split("=")[1], scope="module")
+@pytest.fixture(params=SCENARIOS, ids=lambda o: " ".join(x.split("=")[1] for x in o),
+                scope="module")
 def result(request, run_cached):
     return run_cached(*request.param)
 

@@ -514,3 +514,24 @@ def test_newtons_equilibrium_is_the_best_response_fixed_point(capacity):
     cold = econ.monopoly_prices(market, fast)
     warm = econ.monopoly_prices(market, fast, start=cold * 1.01, warm=True)
     np.testing.assert_allclose(warm, cold, rtol=1e-7)
+
+
+def test_compiled_nash_system_equals_the_numpy_statement():
+    from sim.learning.kernels import nash_system
+
+    rng = np.random.default_rng(11)
+    sizes, alpha = rng.lognormal(0.0, 1.0, 40), rng.lognormal(1.0, 0.5, 40)
+    market = econ.SegmentMarket(qualities=[1300.0, 1280.0, 1250.0], costs=[0.05, 0.2, 0.1],
+                                sizes=sizes, alpha=alpha, theta=rng.lognormal(-4.6, 1.0, 40),
+                                outside_price=4.0, outside_quality=1300.0)
+    base = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
+                                                            - market.outside_quality)
+                                    + market.outside_price)
+    p = np.array([0.9, 1.1, 0.7])
+    players = np.array([0, 2], dtype=np.int64)
+    capped = np.array([True, False])
+    caps = np.array([0.2 * sizes.sum(), 0.0])
+    want = econ._nash_system(base, market, p, players, capped, caps)
+    got = nash_system(base, market.alpha, market.sizes, market.costs, p, players, capped, caps)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)

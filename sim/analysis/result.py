@@ -60,6 +60,14 @@ def _price_cut(entry: float, prices: pd.Series, days: pd.Series, start) -> dict[
     return out
 
 
+def _over(prices: pd.Series, nash: pd.Series) -> float | None:
+    """Mean over days of ``price / Nash price`` (None without benchmarks): 1 at the static
+    Nash price, below 1 in a price war deeper than the static equilibrium, above 1 when prices
+    sit above it (tacit collusion, or capacity the benchmark does not see)."""
+    ok = nash.notna() & (nash > 0)
+    return float((prices[ok] / nash[ok]).mean()) if ok.any() else None
+
+
 def json_ready(x: Any, digits: int | None = None) -> Any:
     """Nested dicts and lists made JSON-ready: numpy scalars to Python numbers, non-finite floats
     to None, floats rounded to ``digits`` significant digits if given."""
@@ -110,6 +118,7 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
             "funding_usd": float(rows["funding_usd"].sum()),
             "subsidy_usd": float(rows["subsidy_usd"].sum()),
             "served_m_tokens": float(rows["served_m_tokens"].sum()),
+            "mean_price_over_nash": _over(rows["price_usd_per_m"], rows["nash_price_usd_per_m"]),
             "price_cut": _price_cut(cfg.firms[name].price_usd_per_m, rows["price_usd_per_m"],
                                     rows["day"], start),
         }

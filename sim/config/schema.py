@@ -135,6 +135,10 @@ class OutputConfig:
     """What a run writes besides its tables."""
 
     figures: bool = param(True, doc="write figures/*.png")
+    benchmarks: bool = param(False, doc="each day's static Nash and joint-monopoly prices "
+                                        "beside the posted ones (nash_price_usd_per_m, "
+                                        "monopoly_price_usd_per_m; about a third more run "
+                                        "time on the default scenario)")
 
 
 @dataclasses.dataclass

@@ -23,10 +23,11 @@ import simpy
 
 from sim.config.schema import Config
 from sim.core.rng import SeedTree
-from sim.economics import hhi
+from sim.economics import SegmentMarket, hhi
 from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
 from sim.views import MarketView
+from sim.world.benchmarks import Benchmarks
 from sim.world.demand import Segments
 from sim.world.exogenous import Path, Technology
 from sim.world.offers import OfferBook
@@ -62,6 +63,7 @@ class PriceWarModel(mesa.Model):
         # object's ``summary(firms, market)`` is added to the run summary under that key.
         self.shared: dict[str, object] = {}
         self.market_row: dict[str, float] = {}
+        self.benchmarks = Benchmarks()
         self.datacollector = mesa.DataCollector(
             model_reporters={c: functools.partial(_market_value, column=c)
                              for c in MARKET_COLUMNS if c != "date"},
@@ -225,13 +227,16 @@ class PriceWarModel(mesa.Model):
         self._outcomes: list[Outcome] = []
         if act:
             prices = np.array([f.seller.price for f in act])
+            qualities = np.array([f.seller.quality for f in act])
             capacities = np.array([f.seller.capacity_m_tokens for f in act])
+            limits = self.cfg.market.capacity_limits
             res = tokens.clear(
-                prices, np.array([f.seller.quality for f in act]),
-                capacities if self.cfg.market.capacity_limits else None,
+                prices, qualities, capacities if limits else None,
                 sizes, self.segments.alpha, self.segments.theta, p0, q0,
                 self.cfg.market.rechoice_rounds,
             )
+            if self.cfg.output.benchmarks:
+                self._benchmark(act, prices, qualities, capacities, sizes, p0, q0, limits)
             served_total = float(res.served.sum())
             firm_shares = res.served / served_total if served_total > 0 else np.zeros(len(act))
             self._outcomes = [Outcome(
@@ -252,6 +257,18 @@ class PriceWarModel(mesa.Model):
                 customer_spend_usd=res.spend, consumer_surplus_usd=res.consumer_surplus,
             )
         self.market_row = row
+
+    def _benchmark(self, act, prices, qualities, capacities, sizes, p0, q0, limits) -> None:
+        """Bring the day's Nash and joint-monopoly prices up to date (``output.benchmarks``)."""
+        costs = np.array([f.seller.marginal_cost for f in act])
+        alpha, theta = self.segments.alpha, self.segments.theta
+
+        def build() -> SegmentMarket:
+            return SegmentMarket(qualities, costs, sizes, alpha, theta, p0, q0,
+                                 capacities if limits else None)
+
+        self.benchmarks.update(tuple(f.name for f in act), prices, qualities, costs, capacities,
+                               sizes, p0, q0, limits, build)
 
     def _book(self) -> None:
         """Booking step: every firm books its outcome of today's clearing."""

@@ -36,6 +36,9 @@ FIRM_REPORTERS = {
     "subsidy_usd": operator.attrgetter("ledger.flows.subsidy_usd"),
     "operating_profit_usd": operator.attrgetter("ledger.flows.operating_profit_usd"),
     "cash_usd": operator.attrgetter("ledger.cash"),
+    # The day's benchmarks (sim/world/benchmarks.py).
+    "nash_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[0],
+    "monopoly_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[1],
 }
 FIRM_COLUMNS = ["day", "date", *list(FIRM_REPORTERS)[1:]]
 MARKET_COLUMNS = [

@@ -1,0 +1,58 @@
+"""Benchmarks beside a run: each day's static Nash and joint-monopoly prices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim import economics as econ
+from sim.world.model import PriceWarModel
+
+
+def test_logit_duopoly_benchmarks_are_the_closed_forms():
+    r = sim.run(["scenario=logit_duopoly", "output.benchmarks=true", "horizon_days=30"])
+    a, c = np.full(2, 2.0), np.full(2, 1.0)
+    nash = econ.logit_nash_prices(a, c, 0.0, 0.25)[0]
+    mono = econ.logit_monopoly_prices(a, c, 0.0, 0.25)[0]
+    assert nash == pytest.approx(1.47293, abs=5e-6)
+    np.testing.assert_allclose(r.firms["nash_price_usd_per_m"], nash, rtol=1e-7)
+    np.testing.assert_allclose(r.firms["monopoly_price_usd_per_m"], mono, rtol=1e-7)
+    # The run converges to the static equilibrium: price over Nash tends to 1.
+    last = r.firms[r.firms["day"] == r.firms["day"].max()]
+    np.testing.assert_allclose(last["price_usd_per_m"] / last["nash_price_usd_per_m"], 1.0,
+                               atol=1e-5)
+
+
+def test_each_days_nash_price_solves_that_days_capped_market():
+    """On a solve day the benchmark is exact; between solves it is the equilibrium of a market
+    within the drift tolerance of today's."""
+    model = PriceWarModel(sim.validate(sim.compose(["output.benchmarks=true",
+                                                    "horizon_days=150"])))
+    exact_days = 0
+    for _ in range(150):
+        before = model.benchmarks.solves["nash"]
+        model.step()
+        act = model.active
+        market = econ.SegmentMarket(
+            np.array([f.seller.quality for f in act]),
+            np.array([f.seller.marginal_cost for f in act]),
+            model.segments.sizes_at(model.day - 1), model.segments.alpha, model.segments.theta,
+            model.outside_price(model.day - 1), model.outside_quality(model.day - 1),
+            np.array([f.seller.outcome.capacity_m_tokens for f in act]))
+        fresh = econ.nash_prices(market, model.benchmarks.nash, capacity=True)
+        for i in range(len(act)):  # every firm's capped best response to the others
+            assert econ.best_response(market, fresh, i, capacity=True) == \
+                pytest.approx(fresh[i], rel=1e-7)
+        if model.benchmarks.solves["nash"] > before:
+            np.testing.assert_allclose(model.benchmarks.nash, fresh, rtol=1e-6)
+            exact_days += 1
+        else:
+            np.testing.assert_allclose(model.benchmarks.nash, fresh, rtol=0.1)
+    assert exact_days >= 5
+
+
+def test_benchmarks_are_off_by_default():
+    r = sim.run(["horizon_days=10"])
+    assert r.firms["nash_price_usd_per_m"].isna().all()
+    assert r.summary["firms"]["lab"]["mean_price_over_nash"] is None
