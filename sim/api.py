@@ -51,6 +51,7 @@ def simulate(cfg: Config, progress: bool = False) -> Result:
     model.run(progress=progress)
     firms, market, events = model.tables()
     summary = summarize(cfg, firms, market, events, model.exits)
+    summary["demand"] = json_ready(model.demand_report())
     for key, shared in model.shared.items():  # state rules share reports itself (Q arena)
         summary[key] = json_ready(shared.summary(firms, market))
     return Result(firms, market, events, summary, cfg)

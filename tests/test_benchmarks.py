@@ -56,3 +56,15 @@ def test_benchmarks_are_off_by_default():
     r = sim.run(["horizon_days=10"])
     assert r.firms["nash_price_usd_per_m"].isna().all()
     assert r.summary["firms"]["lab"]["mean_price_over_nash"] is None
+
+
+def test_demand_report_elasticities_diversion_and_lerner():
+    """At the logit Nash equilibrium each firm's Lerner index is minus one over its own-price
+    elasticity (the inverse-elasticity rule); diversion ratios sum to one with the outside.
+    The run's final prices are within 1e-6 of the Nash price, hence the tolerance."""
+    r = sim.run(["scenario=logit_duopoly"])
+    report = r.summary["demand"]
+    assert report["day"] == r.summary["final_day"]
+    for firm, d in report["firms"].items():
+        assert d["lerner"] == pytest.approx(-1.0 / d["own_price_elasticity"], rel=1e-5), firm
+        assert sum(d["diversion"].values()) == pytest.approx(1.0, rel=1e-12)

@@ -23,7 +23,7 @@ import simpy
 
 from sim.config.schema import Config
 from sim.core.rng import SeedTree
-from sim.economics import SegmentMarket, hhi
+from sim.economics import SegmentMarket, elasticities, hhi, lerner
 from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
 from sim.views import MarketView
@@ -289,6 +289,32 @@ class PriceWarModel(mesa.Model):
             firm.after_day()
 
     # ----------------------------------------------------------------- results
+    def demand_report(self) -> dict:
+        """The demand the active firms face at the last clearing, at their posted prices
+        (:func:`sim.economics.elasticities`, first-round demand, no capacity limits): each
+        firm's own-price elasticity, its diversion ratios to every rival and to the outside
+        seller, and its Lerner index ``(p - c) / p``."""
+        act = self.active
+        if not act:
+            return {}
+        day = max(self.day - 1, 0)
+        market = SegmentMarket(np.array([f.seller.quality for f in act]),
+                               np.array([f.seller.marginal_cost for f in act]),
+                               self.segments.sizes_at(day), self.segments.alpha,
+                               self.segments.theta, self.outside_price(day),
+                               self.outside_quality(day))
+        prices = np.array([f.seller.price for f in act])
+        el = elasticities(market, prices)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ler = lerner(prices, market.costs)
+        names = [f.name for f in act]
+        return {"day": day, "firms": {name: {
+            "own_price_elasticity": float(el.own[k]),
+            "diversion": {**{other: float(el.diversion[k, j]) for j, other in enumerate(names)
+                             if j != k}, "outside": float(el.diversion_outside[k])},
+            "lerner": float(ler[k]),
+        } for k, name in enumerate(names)}}
+
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """``(firms, market, events)`` DataFrames of everything recorded so far."""
         dc = self.datacollector
