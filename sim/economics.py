@@ -507,6 +507,17 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
     return p_k
 
 
+def _game(market: SegmentMarket, prices, players, default: np.ndarray):
+    """``(players, prices)``: the players' indices (default every firm) and a copy of
+    ``prices`` (``default`` when none are given, which needs every firm to be a player)."""
+    players = np.arange(market.n) if players is None else np.atleast_1d(np.asarray(players))
+    if prices is None:
+        if players.size != market.n:
+            raise ValueError("prices are needed for the firms that are not players")
+        return players, default
+    return players, _vec(prices).copy()
+
+
 def _nash_system(base: np.ndarray, market: SegmentMarket, p: np.ndarray, players: np.ndarray,
                  capped: np.ndarray, caps: np.ndarray):
     r"""The players' equilibrium conditions at ``p`` and their Jacobian.
@@ -627,13 +638,7 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
     -------
     (len(players),) prices.
     """
-    players = np.arange(market.n) if players is None else np.atleast_1d(np.asarray(players))
-    if prices is None:
-        if players.size != market.n:
-            raise ValueError("prices are needed for the firms that are not players")
-        p = market.costs + float(np.mean(1.0 / market.alpha))
-    else:
-        p = _vec(prices).copy()
+    players, p = _game(market, prices, players, market.costs + float(np.mean(1.0 / market.alpha)))
     cap = bool(capacity)
 
     def sweep(q: np.ndarray) -> np.ndarray:
@@ -739,13 +744,7 @@ def monopoly_prices(market: SegmentMarket, prices=None, players=None,
     -------
     (len(players),) prices.
     """
-    players = np.arange(market.n) if players is None else np.atleast_1d(np.asarray(players))
-    if prices is None:
-        if players.size != market.n:
-            raise ValueError("prices are needed for the firms that are not players")
-        base = market.costs.copy()
-    else:
-        base = _vec(prices).copy()
+    players, base = _game(market, prices, players, market.costs.copy())
     if start is None:
         start = 1.05 * nash_prices(market, None if prices is None else base, players)
 
