@@ -191,6 +191,19 @@ def check_hhi_with_outside_counts_the_outside_seller(result):
     assert (m["hhi_with_outside"] <= 10_000.0 + 1e-9).all()
 
 
+def check_welfare_identities(result):
+    """Producer surplus is the firms' operating profit, subsidy what the parents paid, and total
+    surplus consumer plus producer surplus, every day."""
+    m = result.market.set_index("day")
+    f = result.firms.groupby("day")
+    ps = f["operating_profit_usd"].sum().reindex(m.index, fill_value=0.0)
+    np.testing.assert_allclose(m["producer_surplus_usd"], ps, rtol=1e-12, atol=1e-6)
+    sub = f["subsidy_usd"].sum().reindex(m.index, fill_value=0.0)
+    np.testing.assert_allclose(m["subsidy_paid_usd"], sub, rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(m["total_surplus_usd"],
+                               m["consumer_surplus_usd"] + m["producer_surplus_usd"], rtol=1e-12)
+
+
 #: Every table invariant, for ``pytest.mark.parametrize``.
 ALL = [
     check_no_nan_or_inf_anywhere, check_customer_spend_equals_sum_of_revenues,
@@ -200,4 +213,5 @@ ALL = [
     check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
     check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_only_covers_losses_up_to_cap,
     check_market_days_are_contiguous_and_dated, check_hhi_with_outside_counts_the_outside_seller,
+    check_welfare_identities,
 ]

@@ -280,6 +280,13 @@ class PriceWarModel(mesa.Model):
             firm.depreciate()
 
     def _record(self) -> None:
+        """Record step: the day's welfare (once every firm has booked and depreciated), then
+        Mesa's DataCollector row, then each firm's history."""
+        row = self.market_row
+        flows = [f.ledger.flows for f in self.active]
+        row["producer_surplus_usd"] = float(sum(f.operating_profit_usd for f in flows))
+        row["subsidy_paid_usd"] = float(sum(f.subsidy_usd for f in flows))
+        row["total_surplus_usd"] = row["consumer_surplus_usd"] + row["producer_surplus_usd"]
         self.datacollector.collect(self)
         for firm in self.active:
             firm.record_day()
