@@ -122,6 +122,17 @@ class FirmView:
     history: Mapping[str, np.ndarray]
     backing_usd_per_day: float = 0.0
     backing_left_usd: float = 0.0
+    rationed_m_tokens: float = 0.0
+
+    @property
+    def gpu_hour_shadow_price_usd(self) -> float:
+        """What a GPU-hour taken from serving gives up, USD: the serving margin
+        ``(p - c) * tokens_per_gpu_hour`` when the latest clearing rationed the firm's demand
+        (its capacity binds: every GPU-hour serves a paying customer), else 0 (an idle GPU-hour
+        earns nothing)."""
+        if self.rationed_m_tokens <= 0:
+            return 0.0
+        return max(self.price - self.marginal_cost, 0.0) * self.tokens_per_gpu_hour
 
     def trailing(self, key: str, days: int) -> float:
         """Sum of a daily history over its last ``days`` days."""

@@ -211,6 +211,7 @@ class Firm(mesa.Agent):
             history=ledger.history_view(),
             backing_usd_per_day=per_day,
             backing_left_usd=left,
+            rationed_m_tokens=seller.outcome.rationed_m_tokens if seller else 0.0,
         )
 
     # ----------------------------------------------------------------- the day's steps

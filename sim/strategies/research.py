@@ -54,11 +54,15 @@ class FixedShare(ResearchRule):
 
 @register("research", "revenue_share")
 class RevenueShare(ResearchRule):
-    """Spend ``share`` of trailing revenue on training compute.
+    """Spend ``share`` of trailing revenue on training compute, valued at its opportunity cost.
 
     Budget for a run of ``run_days``: ``share * revenue over the last run_days``; GPUs held:
-    ``budget / (cost_per_gpu_hour * 24 * run_days)``, at most ``max_gpu_share`` of the serving
-    pool.  No run while the budget buys less than one GPU.
+    ``budget / ((cost_per_gpu_hour + shadow) * 24 * run_days)``, at most ``max_gpu_share`` of
+    the serving pool, where ``shadow`` is the GPU-hour's shadow price
+    (:attr:`sim.views.FirmView.gpu_hour_shadow_price_usd`: the serving margin it gives up when
+    capacity binds, 0 when GPUs idle; 0 too with ``opportunity_cost: false``).  So a firm whose
+    capacity binds trains less, and trains when its GPUs would idle.  No run while the budget
+    buys less than one GPU.
     """
 
     @dataclasses.dataclass
@@ -67,6 +71,7 @@ class RevenueShare(ResearchRule):
         run_days: int = param(90, 1, 3650, doc="length of a run (whole days)")
         gap_days: int = param(30, 0, 3650, doc="days between runs")
         max_gpu_share: float = param(0.5, 0.0, 1.0, doc="cap on the share of GPUs held")
+        opportunity_cost: bool = param(True, doc="value GPU time at its shadow price")
 
     @property
     def gap_days(self):
@@ -75,7 +80,8 @@ class RevenueShare(ResearchRule):
     def plan(self, me, ctx):
         p = self.params
         budget = p.share * me.trailing("revenue_usd", p.run_days)
-        per_gpu = me.cost_per_gpu_hour_usd * 24.0 * p.run_days
+        shadow = me.gpu_hour_shadow_price_usd if p.opportunity_cost else 0.0
+        per_gpu = (me.cost_per_gpu_hour_usd + shadow) * 24.0 * p.run_days
         gpus = budget / per_gpu if per_gpu > 0 else p.max_gpu_share * me.gpus_serving
         gpus = min(gpus, p.max_gpu_share * me.gpus_serving)
         return (gpus, p.run_days) if gpus >= 1.0 else None
