@@ -339,6 +339,28 @@ def _yaml_line(path: Path, key: str) -> str:
     return ""
 
 
+def _kinds_help() -> list[str]:
+    """The firm kinds, their components and every component's keys with ranges and units (from
+    the same ``param()`` metadata the checker reads)."""
+    from sim.core.params import describe
+    from sim.firms import KINDS as FIRM_KINDS
+
+    out = ["firm kinds (firms.NAME.kind=KIND) and their keys (firms.NAME.KEY=VALUE):"]
+    seen: list[type] = []
+    for name, kind in FIRM_KINDS.items():
+        out.append(f"  {name}: {', '.join(c.__name__ for c in kind.components)}")
+        seen += [c for c in kind.components if c not in seen]
+    for comp in seen:
+        out.append(f"  {comp.__name__}:")
+        for key, allowed, default, doc in describe(comp.Config):
+            if key in ("pricing", "research", "capacity"):
+                out.append(f"    {key}: a rule spec {{rule: NAME, PARAM: VALUE, preset: ...}} "
+                           f"(default {default!r}; rules above)")
+                continue
+            out.append(f"    {key} ({allowed}, default {default!r}): {doc}")
+    return out
+
+
 def help_text() -> str:
     """The text of ``pricewars --help``: usage, scenarios, rules with their parameters, config
     groups and where outputs land (read from ``sim/conf/`` and the rule registry)."""
@@ -383,6 +405,8 @@ def help_text() -> str:
                 rng = _rng(f.metadata)
                 out.append(f"      {f.name} ({typ}, default {default!r}"
                            f"{', in ' + rng if rng else ''}): {f.metadata.get('doc', '')}")
+    out.append("")
+    out += _kinds_help()
     out.append("")
     out.append("config groups (GROUP=OPTION, or +GROUP@KEY=OPTION):")
     for folder in sorted(p for p in CONF_DIR.iterdir() if p.is_dir()):

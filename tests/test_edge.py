@@ -375,3 +375,15 @@ def test_collect_a_failure_beside_a_summary_is_failed(tmp_path):
     table = collect(sweep, write=False)
     assert list(table["status"]) == ["ok", "failed", "incomplete"]
     assert table.loc[1, "error"] == "ConfigError: x"
+
+
+def test_help_lists_every_kind_and_its_keys_with_ranges():
+    from sim.firms import KINDS as FIRM_KINDS
+
+    text = cli.help_text()
+    for name, kind in FIRM_KINDS.items():
+        assert f"  {name}: " in text
+        for comp in kind.components:
+            for f in comp.Config.__dataclass_fields__:
+                assert f"    {f}" in text, (comp.__name__, f)
+    assert "subsidy_budget_usd (a number in [0, 1e+15] or null" in text
