@@ -38,10 +38,10 @@ __all__ = ["Benchmarks", "TOLERANCE"]
 TOLERANCE = 0.05
 
 
-def _moved(new: np.ndarray, old: np.ndarray | None) -> bool:
-    if old is None or new.shape != old.shape:
+def _moved(new: tuple[float, ...], old: tuple[float, ...] | None) -> bool:
+    if old is None or len(new) != len(old):
         return True
-    return bool(np.any(np.abs(new - old) > TOLERANCE * np.maximum(np.abs(old), 1e-12)))
+    return any(abs(a - b) > TOLERANCE * max(abs(b), 1e-12) for a, b in zip(new, old, strict=True))
 
 
 class Benchmarks:
@@ -52,8 +52,8 @@ class Benchmarks:
         self.nash = np.zeros(0)
         self.monopoly = np.zeros(0)
         self._structure: tuple | None = None
-        self._nash_drift: np.ndarray | None = None
-        self._mono_drift: np.ndarray | None = None
+        self._nash_drift: tuple[float, ...] | None = None
+        self._mono_drift: tuple[float, ...] | None = None
         self.solves = {"nash": 0, "monopoly": 0}
 
     def update(self, names: tuple[str, ...], prices: np.ndarray, qualities: np.ndarray,
@@ -64,13 +64,16 @@ class Benchmarks:
         ``prices`` (the start of a first solve), qualities, marginal costs and capacities, the
         segments' sizes, the outside offer, whether capacities limit sales, and ``build()``,
         which makes the day's :class:`~sim.economics.SegmentMarket` when a solve is due."""
-        p0, q0, caps = outside_price, outside_quality, capacities
-        structure = (names, qualities.tobytes(), costs.tobytes(), capacity)
+        structure = (names, tuple(qualities.tolist()), tuple(costs.tolist()), capacity)
         changed = structure != self._structure
-        outside = np.array([p0, q0])
+        outside = (float(outside_price), float(outside_quality))
         # Nash prices with capacities depend on capacities relative to the market's size only
         # (scaling every size and capacity by the same factor scales profits, not prices).
-        drift = np.concatenate([caps / sizes.sum() if capacity else np.zeros(0), outside])
+        if capacity:
+            total = float(sizes.sum())
+            drift = tuple(k / total for k in capacities.tolist()) + outside
+        else:
+            drift = outside
         due_nash = changed or _moved(drift, self._nash_drift)
         due_mono = changed or _moved(outside, self._mono_drift)
         if due_nash or due_mono:

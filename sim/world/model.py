@@ -260,7 +260,7 @@ class PriceWarModel(mesa.Model):
 
     def _benchmark(self, act, prices, qualities, capacities, sizes, p0, q0, limits) -> None:
         """Bring the day's Nash and joint-monopoly prices up to date (``output.benchmarks``)."""
-        costs = np.array([f.seller.marginal_cost for f in act])
+        costs = np.fromiter((f.seller.marginal_cost for f in act), float, len(act))
         alpha, theta = self.segments.alpha, self.segments.theta
 
         def build() -> SegmentMarket:
