@@ -137,7 +137,7 @@ class OutputConfig:
     figures: bool = param(True, doc="write figures/*.png")
     benchmarks: bool = param(False, doc="each day's static Nash and joint-monopoly prices "
                                         "beside the posted ones (nash_price_usd_per_m, "
-                                        "monopoly_price_usd_per_m; about a third more run "
+                                        "monopoly_price_usd_per_m; about a quarter more run "
                                         "time on the default scenario)")
 
 
