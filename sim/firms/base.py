@@ -30,6 +30,7 @@ import simpy
 
 from sim.core.params import param
 from sim.core.registry import Registry
+from sim.strategies import make, validate_spec
 from sim.views import FirmView, RuleContext
 
 __all__ = ["Firm", "FirmConfig", "KINDS", "kind_config", "Component"]
@@ -56,6 +57,10 @@ class Component:
     dataclass of the fields it adds to its kind's config section."""
 
     role: ClassVar[str] = ""
+    #: The kind of rule the component decides with (``pricing``, ``research``, ``capacity``):
+    #: its ``Config`` then has a field of that name holding the rule spec, checked by
+    #: :meth:`check` and built, bound to the firm's context, as ``self.rule``.
+    rule_kind: ClassVar[str | None] = None
 
     @dataclasses.dataclass
     class Config:
@@ -64,6 +69,9 @@ class Component:
     def __init__(self, firm: Firm, cfg: Any):
         self.firm = firm
         self.cfg = cfg
+        if self.rule_kind is not None:
+            self.rule = make(self.rule_kind, getattr(cfg, self.rule_kind))
+            self.rule.bind(firm.context(self.rule_kind))
 
     def start(self) -> None:
         """Start the component's SimPy processes (with :meth:`Firm.process`)."""
@@ -85,7 +93,11 @@ class Component:
 
     @classmethod
     def check(cls, key: str, section: Any, cfg: Any) -> None:
-        """Cross-checks of this component's fields against the whole config."""
+        """Cross-checks of this component's fields against the whole config (the base checks
+        its rule spec, with the rule's own ``check``)."""
+        if cls.rule_kind is not None:
+            validate_spec(cls.rule_kind, getattr(section, cls.rule_kind),
+                          f"{key}.{cls.rule_kind}", cfg)
 
 
 def kind_config(name: str, components: tuple[type[Component], ...]) -> type:

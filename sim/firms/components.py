@@ -27,7 +27,6 @@ import simpy
 from sim.core.errors import ConfigError
 from sim.core.params import MAX_HORIZON_DAYS, param
 from sim.firms.base import KINDS, Component
-from sim.strategies import make, validate_spec
 
 __all__ = ["Flows", "Outcome", "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig",
            "VentureFunding", "ParentSubsidy", "PRICE_TICK"]
@@ -191,6 +190,7 @@ class GpuFleet(Component):
     """
 
     role = "fleet"
+    rule_kind = "capacity"
 
     @dataclasses.dataclass
     class Config:
@@ -204,18 +204,12 @@ class GpuFleet(Component):
                                                  doc="share of GPUs retired a year")
         capacity: dict[str, Any] = param({"rule": "none"}, doc="capacity rule: GPU orders")
 
-    @classmethod
-    def check(cls, key, section, cfg):
-        validate_spec("capacity", section.capacity, f"{key}.capacity", cfg)
-
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
         self.pool = simpy.Container(firm.env, init=float(cfg.gpus))
         self.training = 0.0
         self.on_order = 0.0
         self.day_stock = Stock(self.pool.level)
-        self.rule = make("capacity", cfg.capacity)
-        self.rule.bind(firm.context("capacity"))
         self._daily = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
 
     @property
@@ -281,6 +275,7 @@ class TokenSeller(Component):
     """
 
     role = "seller"
+    rule_kind = "pricing"
 
     @dataclasses.dataclass
     class Config:
@@ -305,7 +300,7 @@ class TokenSeller(Component):
             if who not in targets:
                 raise ConfigError(f"{key}.reacts_to[{i}]", who,
                                   "all, a firm kind or a firm name", "unknown firm")
-        validate_spec("pricing", section.pricing, f"{key}.pricing", cfg)
+        super().check(key, section, cfg)
 
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
@@ -314,8 +309,6 @@ class TokenSeller(Component):
         self.outcome = Outcome()
         self.tokens_per_gpu_hour = (firm.model.cfg.technology.tokens_per_gpu_hour_m
                                     * cfg.inference_efficiency)
-        self.rule = make("pricing", cfg.pricing)
-        self.rule.bind(firm.context("pricing"))
         # Fired by the first watched rival move; later moves are counted until the review.
         self.alarm: simpy.Event | None = None
         self.moves_during_lag = 0
@@ -416,6 +409,7 @@ class Trainer(Component):
     if its quality (the technology's scaling law) beats the current one."""
 
     role = "trainer"
+    rule_kind = "research"
 
     @dataclasses.dataclass
     class Config:
@@ -423,14 +417,8 @@ class Trainer(Component):
                                            doc="effective compute per GPU-hour")
         research: dict[str, Any] = param({"rule": "none"}, doc="research rule: training runs")
 
-    @classmethod
-    def check(cls, key, section, cfg):
-        validate_spec("research", section.research, f"{key}.research", cfg)
-
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
-        self.rule = make("research", cfg.research)
-        self.rule.bind(firm.context("research"))
         self.run_compute = 0.0
 
     def start(self) -> None:
