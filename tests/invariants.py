@@ -174,8 +174,11 @@ def check_clearing(m):
     np.testing.assert_allclose(r.revenue, prices * r.served, rtol=1e-12)
     np.testing.assert_allclose(r.rationed, np.maximum(r.demand - caps, 0), rtol=1e-9, atol=tol)
     assert np.isfinite(r.consumer_surplus) and r.consumer_surplus >= -tol
+    # The outside seller has no capacity limit: whoever no firm could serve buys from it.
+    assert r.unserved == 0.0
     if rounds == 0:
-        assert r.unserved == pytest.approx(r.rationed.sum(), rel=1e-9, abs=tol)
+        first = total * r.outside_choice_share
+        assert r.outside == pytest.approx(first + r.rationed.sum(), rel=1e-9, abs=tol)
 
 
 def check_hhi_with_outside_counts_the_outside_seller(result):

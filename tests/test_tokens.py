@@ -65,10 +65,11 @@ def test_rationing_sends_customers_to_rivals_and_lowers_surplus():
     assert tight.served[0] == pytest.approx(10.0)
     assert tight.served[1] > free.served[1]  # re-choice moves demand to the rival
     assert tight.consumer_surplus < free.consumer_surplus
-    # With no re-choice, everyone turned away is unserved.
+    # With no re-choice, everyone turned away buys from the outside seller: nobody is unserved.
     none = tokens.clear(prices, quality, np.array([10.0, 1e9]), sizes, alpha, theta, 5.0, 1000.0,
                         rechoice_rounds=0)
-    assert none.unserved == pytest.approx(free.demand[0] - 10.0)
+    assert none.unserved == 0.0
+    assert none.outside == pytest.approx(free.outside + free.demand[0] - 10.0)
 
 
 def test_extreme_utilities_do_not_overflow():

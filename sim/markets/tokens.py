@@ -32,10 +32,11 @@ Firm ``i`` serves at most ``K_i`` million tokens a day.  When first-choice deman
 ``K_i``, a random fraction ``1 - K_i / D_i`` of every segment's customers of ``i`` is turned away
 (proportional rationing).  Rationed customers choose again, by the same logit restricted to the
 firms with spare capacity and the outside option; ``rechoice_rounds`` such rounds are allowed and
-what is still turned away after the last round is unserved demand.  Customers served in a re-choice
-round are credited the inclusive value of that round's choice set; unserved customers are credited
-zero, i.e. the outside-only baseline (this ignores the selection of rationed customers' taste
-shocks and so is an upper bound on surplus when capacity binds).
+what is still turned away after the last round goes to the outside seller, which has no capacity
+limit, so no demand is left unserved.  Customers served in a re-choice round are credited the
+inclusive value of that round's choice set; customers no firm could serve (who then buy from the
+outside seller) are credited zero, i.e. the outside-only baseline (this ignores the selection of
+rationed customers' taste shocks and so is an upper bound on surplus when capacity binds).
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ class Clearing:
     demand : (n,) first-round (unrationed) demand ``D_i = sum_j M_j s_ij``.
     served : (n,) tokens served, ``<= capacity``.
     rationed : (n,) first-choice customers turned away, ``max(D_i - K_i, 0)``.
-    outside : tokens served by the outside option (first choice plus re-choice).
-    unserved : tokens wanted but served by no one after the last re-choice round.
+    outside : tokens served by the outside option: first choices, re-choices, and the customers
+        no firm could serve after the last re-choice round (the outside seller has no limit).
+    unserved : tokens nobody could serve: 0, since the outside seller serves everyone left
+        (kept for a capacity-limited outside seller).
     spend : customer spend on the firms, ``sum_i p_i * served_i`` (USD).
     revenue : (n,) ``p_i * served_i`` (USD).
     consumer_surplus : USD, relative to an outside-only market (see module doc).
@@ -262,9 +265,11 @@ def _ration(v, shares, s0, demand, capacities, sizes, alpha, log_iv, outside, ro
         consumer_surplus += float(((turned_away - again) * per_alpha) @ round_iv)
         turned_away = again
         open_[idx] = keep_r >= 1.0
-    # Whatever is still turned away is unserved; guard against round-off above capacity.
+    # Customers no firm could serve buy from the outside seller, who has no capacity limit, and
+    # get its utility, the baseline (credited zero); guard against round-off above capacity.
+    outside += float(turned_away.sum())
     np.minimum(served, capacities, out=served)
-    return served, rationed, outside, float(turned_away.sum()), consumer_surplus
+    return served, rationed, outside, 0.0, consumer_surplus
 
 
 def own_price_demand(
