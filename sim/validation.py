@@ -11,6 +11,7 @@ the horizon, a firm enters at most once, at least one firm.  Every failure is a 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from sim.config import compose as _compose
@@ -95,7 +96,7 @@ def _set(raw: Any) -> Any:
 def firm_section(key: str, raw: Any, day_of=None):
     """A firm's raw section checked against its kind's config dataclass."""
     if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
-        raw = params._plain(raw)
+        raw = params.plain(raw)
     if not isinstance(raw, dict):
         raise ConfigError(key, raw, "a mapping of the firm's keys, or a preset with "
                           f"+firm@{key}=NAME ({', '.join(KINDS.names())})", "not a firm section")
@@ -119,12 +120,12 @@ def validate(cfg: Any) -> Config:
         raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
         raw.pop("hydra", None)
     else:
-        raw = params._plain(cfg)
+        raw = params.plain(cfg)
     if not isinstance(raw, dict):
         raise ConfigError("<root>", type(cfg).__name__, "a pricewars Config", "not a config")
     firms_raw = raw.get("firms", {})
     start = params.date("start_date", raw.get("start_date", "2024-01-01"))
-    day_of = _day_counter(start)
+    day_of = functools.partial(params.day_number, start=start)
     typed: Config = params.load(Config, {**raw, "firms": {}}, day_of=day_of)
     if not isinstance(firms_raw, dict):
         raise ConfigError("firms", firms_raw, "a mapping of firm name to its section",
@@ -143,14 +144,6 @@ def validate(cfg: Any) -> Config:
     _check_shocks(typed)
     return typed
 
-
-def _day_counter(start):
-    def day_of(when):
-        if isinstance(when, str):
-            return float((params.date("date", when) - start).days)
-        return float(when)
-
-    return day_of
 
 
 def _check_shocks(cfg: Config) -> None:

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sim.core.params import day_number
 from sim.economics import SegmentMarket
-from sim.markets import tokens
 
 __all__ = ["MarketView", "FirmView", "RuleContext", "LogTermSource", "readonly"]
 
@@ -88,10 +88,7 @@ class MarketView:
         option's logit weight, from the model's offer book when there is one."""
         if self.book is not None:
             return self.book.rival_log_term(self.me)
-        others = np.arange(self.n) != self.me
-        return tokens.log_inclusive(tokens.relative_utilities(
-            self.prices[others], self.qualities[others], self.alpha, self.theta,
-            self.outside_price, self.outside_quality))
+        return self.segment_market(capacity=False).rival_log_term(self.prices, self.me)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -165,6 +162,4 @@ class RuleContext:
 
     def day_of(self, when: Any) -> float:
         """Day number of ``when``: a number of days, or an ISO date counted from ``start``."""
-        if isinstance(when, str):
-            return float((_dt.date.fromisoformat(when) - self.start).days)
-        return float(when)
+        return day_number(when, self.start)

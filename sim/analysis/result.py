@@ -131,26 +131,21 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
         "final": {
             "n_firms": int(final_market["n_firms"].iloc[0]) if len(final_market) else 0,
             "hhi": hhi(final["firm_share"].to_numpy()) if len(final) else 0.0,
-            "hhi_with_outside": float(final_market["hhi_with_outside"].iloc[0])
-            if len(final_market) else 10_000.0,
-            "mean_price_usd_per_m": float(final_market["mean_price_usd_per_m"].iloc[0])
-            if len(final_market) else 0.0,
-            "min_price_usd_per_m": float(final_market["min_price_usd_per_m"].iloc[0])
-            if len(final_market) else 0.0,
-            "outside_choice_share": float(final_market["outside_choice_share"].iloc[0])
-            if len(final_market) else 1.0,
+            # The final day's market row (these defaults when no day was recorded).
+            **{col: float(final_market[col].iloc[0]) if len(final_market) else default
+               for col, default in (("hhi_with_outside", 10_000.0),
+                                    ("mean_price_usd_per_m", 0.0),
+                                    ("min_price_usd_per_m", 0.0),
+                                    ("outside_choice_share", 1.0))},
             "firm_shares": {k: float(v) for k, v in final["firm_share"].items()},
         },
-        "mean_hhi": float(market["hhi"].mean()) if len(market) else 0.0,
-        "mean_hhi_with_outside": float(market["hhi_with_outside"].mean()) if len(market)
-        else 0.0,
-        "consumer_surplus_usd": float(market["consumer_surplus_usd"].sum()),
-        "producer_surplus_usd": float(market["producer_surplus_usd"].sum()),
-        "subsidy_paid_usd": float(market["subsidy_paid_usd"].sum()),
-        "total_surplus_usd": float(market["total_surplus_usd"].sum()),
-        "customer_spend_usd": float(market["customer_spend_usd"].sum()),
-        "served_m_tokens": float(market["served_m_tokens"].sum()),
-        "unserved_m_tokens": float(market["unserved_m_tokens"].sum()),
+        **{f"mean_{col}": float(market[col].mean()) if len(market) else 0.0
+           for col in ("hhi", "hhi_with_outside")},
+        # Totals over the run of the market's daily flows.
+        **{col: float(market[col].sum())
+           for col in ("consumer_surplus_usd", "producer_surplus_usd", "subsidy_paid_usd",
+                       "total_surplus_usd", "customer_spend_usd", "served_m_tokens",
+                       "unserved_m_tokens")},
         "survivors": [n for n in cfg.firms if n in per_firm and n not in exits],
         "exit_days": dict(exits),
         "firms": per_firm,

@@ -20,7 +20,7 @@ import types
 import typing
 from typing import Any
 
-from sim.core.params import MAX_HORIZON_DAYS, fields_of, param
+from sim.core.params import MAX_HORIZON_DAYS, day_number, fields_of, param
 
 __all__ = [
     "DistConfig",
@@ -166,9 +166,7 @@ class Config:
 
     def day_of(self, when: Any) -> float:
         """Day offset of ``when``: a number of days, or an ISO date counted from ``start_date``."""
-        if isinstance(when, str):
-            return float((_dt.date.fromisoformat(when) - self.start).days)
-        return float(when)
+        return day_number(when, self.start)
 
     def entry_day(self, firm: str) -> float | None:
         """The day a firm enters by an ``entry`` shock, or ``None`` if present from day 0."""

@@ -23,8 +23,8 @@ from typing import Any
 
 from sim.core.errors import ConfigError, Raw
 
-__all__ = ["param", "load", "check_field", "describe", "fields_of", "number", "integer", "date",
-           "when", "path", "interval_text", "MAX_HORIZON_DAYS"]
+__all__ = ["param", "load", "check_field", "plain", "describe", "fields_of", "number", "integer",
+           "date", "day_number", "when", "path", "interval_text", "MAX_HORIZON_DAYS"]
 
 MAX_HORIZON_DAYS = 36_500  # a century of days
 
@@ -79,6 +79,14 @@ def date(key: str, value: Any) -> _dt.date:
         return _dt.date.fromisoformat(value)
     except ValueError:
         raise ConfigError(key, value, "an ISO date YYYY-MM-DD", "not a date") from None
+
+
+def day_number(when: Any, start: _dt.date) -> float:
+    """Day number of ``when``: a number of days as it is, or an ISO date counted from
+    ``start`` (the calendar of every path, shock and scripted price)."""
+    if isinstance(when, str):
+        return float((_dt.date.fromisoformat(when) - start).days)
+    return float(when)
 
 
 def when(key: str, value: Any, start: _dt.date, horizon_days: int) -> None:
@@ -180,14 +188,14 @@ def _type_word(typ: Any, m: dict) -> str:
     return f"{word} or null" if optional else word
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A dataclass instance as a plain dict of its fields (recursively); anything else as is."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)) and not isinstance(value, str):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -261,7 +269,7 @@ def load(cls: type, raw: Any, key: str = "", *, day_of: Callable[[Any], float] |
         For the first unknown key, missing value, wrong type or value out of range; its key is
         ``key`` joined with the field's name.
     """
-    raw = _plain(raw)
+    raw = plain(raw)
     where = key or "the config"
     if not isinstance(raw, Mapping):
         raise ConfigError(key or "<root>", raw, f"a mapping of {cls.__name__} keys",
@@ -285,7 +293,7 @@ def load(cls: type, raw: Any, key: str = "", *, day_of: Callable[[Any], float] |
         elif f.default is not dataclasses.MISSING:
             value = f.default
         elif f.default_factory is not dataclasses.MISSING:
-            value = _plain(f.default_factory())
+            value = plain(f.default_factory())
         else:
             raise ConfigError(sub, Raw("???"), _type_word(typ, f.metadata), "missing value")
         values[f.name] = _check(sub, value, typ, f.metadata, day_of)
@@ -305,7 +313,7 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
-            default = _plain(f.default_factory())
+            default = plain(f.default_factory())
         else:
             default = Raw("???")
         unit = f.metadata.get("unit")

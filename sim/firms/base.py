@@ -25,7 +25,6 @@ from collections.abc import Generator
 from typing import Any, ClassVar
 
 import mesa
-import numpy as np
 import simpy
 
 from sim.core.params import param
@@ -262,19 +261,3 @@ class Firm(mesa.Agent):
         self._processes = []
         self.model.on_exit(self)
         self.remove()
-
-    # ----------------------------------------------------------------- shorthands
-    # Output reporters, tests and the dashboard read these; each is one component's state.
-    @property
-    def cash(self) -> float:
-        return self.ledger.cash
-
-    @property
-    def flows(self):
-        return self.ledger.flows
-
-    def trailing(self, key: str, days: int) -> float:
-        return self.ledger.trailing(key, days)
-
-    def history(self, key: str) -> np.ndarray:
-        return self.ledger.history(key)

@@ -138,9 +138,6 @@ class Ledger(Component):
         elif what != "depreciation_usd":  # depreciation is not cash
             self.cash += amount
 
-    def operating_cash_today(self) -> float:
-        return self.flows.operating_cash_usd
-
     def book_day(self, outcome) -> None:
         self.book("fixed_cost_usd", self.cfg.fixed_cost_usd_per_day)
 
@@ -219,11 +216,6 @@ class GpuFleet(Component):
     def book_day(self, outcome) -> None:
         """Keep the fleet the day's market ran on (the GPU columns of the firms table)."""
         self.day_stock = Stock(self.pool.level, self.training, self.on_order)
-
-    @property
-    def owned(self) -> float:
-        """GPUs owned and delivered: serving plus training."""
-        return self.pool.level + self.training
 
     def start(self) -> None:
         if math.isfinite(self.rule.review_days):
