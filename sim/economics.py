@@ -25,7 +25,11 @@ outside offer ``(p_0, q_0)``.  Utilities relative to the outside option are
     \\qquad D_i = \\sum_j M_j s_{ij},
 
 and firm ``i``'s daily profit is ``(p_i - c_i) D_i`` (or ``(p_i - c_i) min(D_i, K_i)`` against a
-capacity ``K_i``).  :func:`segment_demand`, :func:`segment_profits`, :func:`best_response`,
+capacity ``K_i``).  With price-elastic usage (:class:`sim.markets.tokens.Usage`, ``eta > 0``)
+every ``p`` in a utility becomes the usage price index ``P(p)`` and demand is
+``D_i = g(p_i) sum_j M_j s_ij``; the solvers below handle both, the fixed-usage case by the
+closed forms stated with them.
+:func:`segment_demand`, :func:`segment_profits`, :func:`best_response`,
 :func:`nash_prices`, :func:`monopoly_prices`, :func:`elasticities` and :func:`cleared_margins`
 are the one set of solvers for it; the Calvano functions above are the one-segment case
 (:meth:`SegmentMarket.logit`).
@@ -40,7 +44,14 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
-from sim.markets.tokens import choice_probabilities, clear, log_inclusive, relative_utilities
+from sim.markets.tokens import (
+    FIXED,
+    Usage,
+    choice_probabilities,
+    clear,
+    log_inclusive,
+    relative_utilities,
+)
 
 __all__ = [
     "logit_shares",
@@ -63,6 +74,9 @@ __all__ = [
     "Elasticities",
     "elasticities",
     "lerner",
+    "demand_jacobian",
+    "efficient_prices",
+    "surplus",
 ]
 
 
@@ -255,8 +269,12 @@ class SegmentMarket:
     qualities, costs : (n,) firms' quality points and marginal costs (USD per million tokens).
     sizes, alpha, theta : (S,) segment sizes ``M_j`` (million tokens a day), price sensitivities
         ``alpha_j > 0`` (per USD/M) and quality tastes ``theta_j`` (USD/M per point).
-    outside_price, outside_quality : the outside option's offer ``(p_0, q_0)``.
-    capacities : (n,) million tokens a day each firm can serve, or ``None`` for no limit.
+    outside_price, outside_quality : the no-purchase reference offer ``(p_0, q_0)`` (Calvano's
+        outside good); a seller with unlimited capacity, such as a frontier closed model, is a
+        firm with an exogenous price (not a player of the solvers).
+    capacities : (n,) million tokens a day each firm can serve (``inf`` for no limit), or
+        ``None`` for no limits.
+    usage : price-elastic usage (:class:`sim.markets.tokens.Usage`); fixed by default.
 
     Prices are not part of the market: every function takes them as an argument.
     """
@@ -269,6 +287,7 @@ class SegmentMarket:
     outside_price: float
     outside_quality: float
     capacities: np.ndarray | None = None
+    usage: Usage = FIXED
 
     def __post_init__(self):
         for name in ("qualities", "costs", "sizes", "alpha", "theta"):
@@ -302,7 +321,7 @@ class SegmentMarket:
     def utilities(self, prices) -> np.ndarray:
         """``v_ij`` (S, n) at ``prices`` (:func:`sim.markets.tokens.relative_utilities`)."""
         return relative_utilities(_vec(prices), self.qualities, self.alpha, self.theta,
-                                  self.outside_price, self.outside_quality)
+                                  self.outside_price, self.outside_quality, self.usage)
 
     def shares(self, prices) -> tuple[np.ndarray, np.ndarray]:
         """Choice probabilities ``s_ij`` (S, n) and ``s_0j`` (S,) at ``prices``."""
@@ -315,13 +334,21 @@ class SegmentMarket:
         others = np.arange(self.n) != i
         return log_inclusive(relative_utilities(
             prices[others], self.qualities[others], self.alpha, self.theta, self.outside_price,
-            self.outside_quality))
+            self.outside_quality, self.usage))
+
+    def price_free_utilities(self) -> np.ndarray:
+        """``b_ij`` (S, n) with ``v_ij = b_ij - alpha_j P(p_i)``:
+        ``alpha_j (theta_j (q_i - q_0) + P(p_0))``."""
+        return self.alpha[:, None] * (self.theta[:, None] * (self.qualities[None, :]
+                                                             - self.outside_quality)
+                                      + float(self.usage.index(self.outside_price)))
 
 
 def segment_demand(market: SegmentMarket, prices) -> np.ndarray:
-    """First-round (unrationed) demand ``D_i = sum_j M_j s_ij`` (n,), million tokens a day."""
+    """First-round (unrationed) demand ``D_i = g(p_i) sum_j M_j s_ij`` (n,), million tokens a
+    day (``g = 1`` with fixed usage)."""
     shares, _ = market.shares(prices)
-    return market.sizes @ shares
+    return market.usage.factor(_vec(prices)) * (market.sizes @ shares)
 
 
 def segment_profits(market: SegmentMarket, prices, capacity: bool = False) -> np.ndarray:
@@ -350,7 +377,7 @@ def cleared_margins(market: SegmentMarket, prices, players, joint, rechoice_roun
     for r, row in enumerate(joint):
         p[players] = row
         res = clear(p, market.qualities, caps, market.sizes, market.alpha, market.theta,
-                    market.outside_price, market.outside_quality, rechoice_rounds)
+                    market.outside_price, market.outside_quality, rechoice_rounds, market.usage)
         out[r] = (row - market.costs[players]) * res.served[players]
     return out
 
@@ -442,6 +469,8 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
     """
     c = float(market.costs[i])
     L = market.rival_log_term(prices, i) if rival_log_term is None else rival_log_term
+    if not market.usage.fixed:
+        return _best_response_elastic(market, i, c, L, capacity, grid)
     a, big_m = market.alpha, market.sizes
     base = a * (market.theta * (market.qualities[i] - market.outside_quality)
                 + market.outside_price) - L  # v_ij(p) - L_j = base_j - alpha_j p
@@ -507,6 +536,103 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
     return p_k
 
 
+def _best_response_elastic(market: SegmentMarket, i: int, c: float, L: np.ndarray, capacity,
+                           grid: int) -> float:
+    """:func:`best_response` with price-elastic usage (``eta > 0``).
+
+    With ``g(p) = (1 + p/kappa)^(-eta)``, ``P' = g`` and ``e(p) = eta / (p + kappa)``, profit
+    ``pi(p) = (p - c) g(p) sum_j M_j s_j(p)`` with ``s_j = expit(b_j - L_j - alpha_j P(p))`` has
+
+    .. math::
+
+        \\pi'(p) = g(p) \\sum_j M_j s_j \\left[1 - m \\left(e(p) + \\alpha_j g(p) (1 - s_j)
+            \\right)\\right].
+
+    ``h_j(p) = m (e + alpha_j g (1 - s_j))`` rises in ``p`` (``eta (p - c) / (p + kappa)`` and
+    ``(p - c) g(p)`` rise for ``c > -kappa`` and ``eta < 1``; ``1 - s_j`` rises), from 0 at
+    ``c`` to infinity, so each segment's term changes sign once, at its own optimum ``r_j``
+    (found by bisection), and every maximiser lies in ``[min r_j, max r_j]``: the bracket, grid
+    and capacity logic of :func:`best_response` then apply unchanged.
+    """
+    usage = market.usage
+    a, big_m = market.alpha, market.sizes
+    base = market.price_free_utilities()[:, i] - L  # v_ij(p) - L_j = base_j - alpha_j P(p)
+    live = big_m > 0
+    if not live.all() and live.any():
+        a, big_m, base = a[live], big_m[live], base[live]
+
+    def parts(p):
+        p = np.asarray(p, dtype=float)
+        x = base[:, None] - a[:, None] * usage.index(p)[None, :]
+        s = expit(np.minimum(x, _EXP_CAP))
+        return s, usage.factor(p), usage.rate(p)
+
+    def foc_many(p):
+        s, g, e = parts(p)
+        h = (p - c)[None, :] * (e[None, :] + a[:, None] * g[None, :] * (1.0 - s))
+        return big_m @ (s * (1.0 - h))
+
+    def foc(p):
+        return float(foc_many(np.array([p]))[0])
+
+    def demand(p):
+        s, g, _ = parts(np.array([p]))
+        return float(g[0] * (big_m @ s[:, 0]))
+
+    def profit(p):
+        return (p - c) * demand(p)
+
+    def h_seg(p):  # (S,) h_j at per-segment prices p
+        s = expit(np.minimum(base - a * usage.index(p), _EXP_CAP))
+        return (p - c) * (usage.rate(p) + a * usage.factor(p) * (1.0 - s))
+
+    lo_b = np.full(a.shape, c)
+    hi_b = c + (1.0 + _w_exp(base - a * usage.index(c) - 1.0)) / a  # the fixed-usage root
+    for _ in range(200):
+        short = h_seg(hi_b) < 1.0
+        if not short.any():
+            break
+        hi_b = np.where(short, c + 2.0 * (hi_b - c), hi_b)
+    for _ in range(200):
+        mid = 0.5 * (lo_b + hi_b)
+        up = h_seg(mid) >= 1.0
+        hi_b, lo_b = np.where(up, mid, hi_b), np.where(up, lo_b, mid)
+        if np.all(hi_b - lo_b <= 1e-14 * np.maximum(np.abs(hi_b), 1e-3)):
+            break
+    r = 0.5 * (lo_b + hi_b)
+    lo, hi = float(r.min()), float(r.max())
+    if hi - lo <= 1e-13 * abs(hi):
+        maxima = [lo]
+    else:
+        pg = c + (lo - c) * ((hi - c) / (lo - c)) ** _unit_grid(max(int(grid), 2))
+        pg[0], pg[-1] = lo, hi
+        f = foc_many(pg)
+        maxima = [lo] if f[0] <= 0 else []
+        for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
+            maxima.append(pg[k + 1] if f[k + 1] == 0 else
+                          optimize.brentq(foc, pg[k], pg[k + 1],
+                                          xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
+        if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
+            maxima.append(hi)
+    values = [profit(p) for p in maxima]
+    p_u = float(maxima[int(np.argmax(values))])
+
+    cap = _capacity_of(market, i, capacity)
+    if not np.isfinite(cap) or cap <= 0 or demand(p_u) <= cap:
+        return p_u
+    top = c + 2.0 * (p_u - c)
+    for _ in range(2000):
+        if demand(top) < cap:
+            break
+        top = c + 2.0 * (top - c)
+    p_k = float(optimize.brentq(lambda p: demand(p) - cap, p_u, top,
+                                xtol=1e-14 * max(abs(top), 1e-3)))
+    above = [(profit(p), p) for p in maxima if p > p_k]
+    if above and max(above)[0] > profit(p_k):
+        return float(max(above)[1])
+    return p_k
+
+
 def _game(market: SegmentMarket, prices, players, default: np.ndarray):
     """``(players, prices)``: the players' indices (default every firm) and a copy of
     ``prices`` (``default`` when none are given, which needs every firm to be a player)."""
@@ -518,44 +644,65 @@ def _game(market: SegmentMarket, prices, players, default: np.ndarray):
     return players, _vec(prices).copy()
 
 
+def _usage_terms(market: SegmentMarket, p: np.ndarray):
+    """``(P(p), g(p), e(p), e'(p))`` per firm: the usage price index, usage factor,
+    ``e = eta / (p + kappa)`` and its slope ``-eta / (p + kappa)^2``."""
+    u = market.usage
+    e = u.rate(p)
+    slope = np.zeros_like(p) if u.fixed else -e / (p + u.satiation)
+    return u.index(p), u.factor(p), e, slope
+
+
 def _nash_system(base: np.ndarray, market: SegmentMarket, p: np.ndarray, players: np.ndarray,
                  capped: np.ndarray, caps: np.ndarray):
-    r"""The players' equilibrium conditions at ``p`` and their Jacobian.
+    r"""The players' equilibrium conditions at ``p`` and their Jacobian (the reference form of
+    the compiled :func:`sim.learning.kernels.nash_system`).
 
-    ``base`` (S, n) is the price-free part of the utilities, ``v_ij = base_ij - alpha_j p_i``.
-    For a player with a slack capacity the first-order condition
-    ``g_i = sum_j M_j s_ij (1 - alpha_j m_i (1 - s_ij)) = 0`` (``m_i = p_i - c_i``), divided by
-    its demand ``D_i``; for a player whose capacity binds ``h_i = (D_i - K_i) / K_i = 0``.  With
-    ``w_j = M_j alpha_j``:
+    ``base`` (S, n) is the price-free part of the utilities, ``v_ij = base_ij - alpha_j P(p_i)``.
+    With ``g_i = g(p_i)``, ``e_i = eta / (p_i + kappa)``, ``A_ij = alpha_j g_i``,
+    ``m_i = p_i - c_i`` and ``u_ij = 1 - s_ij``: for a player with a slack capacity the
+    first-order condition ``G_i = pi_i' / g_i = sum_j M_j s_ij (1 - m_i (e_i + A_ij u_ij)) = 0``,
+    divided by ``C_i = sum_j M_j s_ij``; for a player whose capacity binds
+    ``h_i = (D_i - K_i) / K_i = 0`` with ``D_i = g_i C_i``.  The derivatives:
 
     .. math::
 
-        \partial g_i / \partial p_i = -\sum_j w_j s_{ij} (1 - s_{ij})
-            [2 + \alpha_j m_i (2 s_{ij} - 1)], \qquad
-        \partial g_i / \partial p_k = \sum_j w_j s_{ij} s_{kj} [1 + \alpha_j m_i (2 s_{ij} - 1)],
+        \partial G_i / \partial p_i = \sum_j M_j ig[-A u s (1 - m (e + A u))
+            - s (e + A u) - m s (e' - e A u + A^2 s u)ig]_{ij},
 
-        \partial D_i / \partial p_i = -\sum_j w_j s_{ij} (1 - s_{ij}), \qquad
-        \partial D_i / \partial p_k = \sum_j w_j s_{ij} s_{kj}.
+        \partial G_i / \partial p_k = \sum_j M_j lpha_j g_k s_{ij} s_{kj}
+            [1 - m_i e_i - m_i A_{ij} (1 - 2 s_{ij})],
+
+        \partial D_i / \partial p_i = -e_i D_i - g_i \sum_j M_j A_{ij} s_{ij} u_{ij}, \qquad
+        \partial D_i / \partial p_k = g_i \sum_j M_j lpha_j g_k s_{ij} s_{kj}.
+
+    With fixed usage (``g = 1``, ``e = 0``) these are the logit conditions
+    ``sum_j M_j s_ij (1 - alpha_j m_i (1 - s_ij)) = 0``.
     """
     a = market.alpha
-    v = base - a[:, None] * p[None, :]
+    index, factor, e, slope = _usage_terms(market, p)
+    v = base - a[:, None] * index[None, :]
     top = np.maximum(v.max(axis=1), 0.0)
-    e = np.exp(v - top[:, None])
-    s = e / (np.exp(-top) + e.sum(axis=1))[:, None]  # (S, n)
+    ex = np.exp(v - top[:, None])
+    s = ex / (np.exp(-top) + ex.sum(axis=1))[:, None]  # (S, n)
     sp = s[:, players]
+    gi, ei, si_slope = factor[players], e[players], slope[players]
     m = (p - market.costs)[players]
-    am = a[:, None] * m[None, :]
+    big_a = a[:, None] * gi[None, :]
     u = 1.0 - sp
-    sizes = market.sizes
-    wsp = (sizes * a)[:, None] * sp
-    d = sizes @ sp
-    g = sizes @ (sp * (1.0 - am * u))
-    bend = am * (2.0 * sp - 1.0)
-    cross_d = wsp.T @ sp  # sum_j w s_i s_k over the players
-    own_d = -(wsp * u).sum(axis=0)
-    g_cross = (wsp * (1.0 + bend)).T @ sp
-    g_own = -(wsp * u * (2.0 + bend)).sum(axis=0)
-    scale = np.where(capped, caps, np.maximum(d, 1e-300))
+    sizes = market.sizes[:, None]
+    c_i = market.sizes @ sp
+    d = gi * c_i
+    inner = 1.0 - m * (ei + big_a * u)
+    g = (sizes * sp * inner).sum(axis=0)
+    g_own = (sizes * (-big_a * u * sp * inner - sp * (ei + big_a * u)
+                      - m * sp * (si_slope - ei * big_a * u + big_a * big_a * sp * u))).sum(axis=0)
+    wk = (market.sizes * a)[:, None] * sp * gi[None, :]  # M_j alpha_j g_k s_kj
+    bend = 1.0 - m * ei - m * big_a * (1.0 - 2.0 * sp)
+    g_cross = (sp * bend).T @ wk
+    cross_d = gi[:, None] * (sp.T @ wk)
+    own_d = -ei * d - gi * (sizes * big_a * sp * u).sum(axis=0)
+    scale = np.where(capped, caps, np.maximum(c_i, 1e-300))
     f = np.where(capped, d - np.where(capped, caps, 0.0), g) / scale
     jac = np.where(capped[:, None], cross_d, g_cross)
     np.fill_diagonal(jac, np.where(capped, own_d, g_own))
@@ -574,10 +721,8 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
     p = p0.copy()
     floor = market.costs[players] + 1e-12 * np.maximum(1.0, np.abs(market.costs[players]))
     p[players] = np.maximum(p[players], floor)
-    capped = usable & (market.sizes @ market.shares(p)[0][:, players] > caps)
-    base = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
-                                                            - market.outside_quality)
-                                    + market.outside_price)
+    capped = usable & (segment_demand(market, p)[players] > caps)
+    base = market.price_free_utilities()
     from sim.learning.kernels import nash_system  # compiled; loaded on first use
 
     players = players.astype(np.int64)
@@ -585,7 +730,7 @@ def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, cap
 
     def system(q, capped):
         return nash_system(base, market.alpha, market.sizes, market.costs, q, players,
-                           capped, caps_k)
+                           capped, caps_k, *_usage_terms(market, q))
 
     for _ in range(players.size + 3):
         f, jac, d, g = system(p, capped)
@@ -679,14 +824,21 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
 
 def _joint_profit(market: SegmentMarket, p: np.ndarray, players: np.ndarray):
     """The players' summed profit ``J = sum_{i in P} (p_i - c_i) D_i`` and its gradient
-    ``dJ/dp_k = D_k - sum_j M_j alpha_j s_kj (m_k - sum_{i in P} m_i s_ij)``."""
+
+    ``dJ/dp_k = D_k (1 - m_k e_k)
+    - sum_j M_j alpha_j g_k s_kj (m_k g_k - sum_{i in P} m_i g_i s_ij)``
+
+    (``g``, ``e`` as in :func:`_nash_system`; with fixed usage
+    ``dJ/dp_k = D_k - sum_j M_j alpha_j s_kj (m_k - sum_{i in P} m_i s_ij)``)."""
     s, _ = market.shares(p)
+    _, factor, e, _ = _usage_terms(market, p)
     sp = s[:, players]
+    gp, ep = factor[players], e[players]
     m = p[players] - market.costs[players]
-    d = market.sizes @ sp
-    inner = sp @ m
-    w = (market.sizes * market.alpha)[:, None] * sp
-    grad = d - (w * (m[None, :] - inner[:, None])).sum(axis=0)
+    d = gp * (market.sizes @ sp)
+    inner = sp @ (m * gp)
+    w = (market.sizes * market.alpha)[:, None] * sp * gp[None, :]
+    grad = d * (1.0 - m * ep) - (w * ((m * gp)[None, :] - inner[:, None])).sum(axis=0)
     return float(m @ d), grad
 
 
@@ -792,8 +944,8 @@ class Elasticities:
     matrix : (n, n) price elasticities ``e_ik = (dD_i/dp_k) p_k / D_i``; diagonal ``own``.
     diversion : (n, n) diversion ratios ``DR_ik``: the share of the demand firm ``i`` loses
         when it raises its price that goes to firm ``k`` (zero diagonal).
-    diversion_outside : (n,) the share that goes to the outside option;
-        ``diversion.sum(axis=1) + diversion_outside == 1``.
+    diversion_outside : (n,) the share no firm gains: customers who stop buying, and less
+        usage with elastic usage; ``diversion.sum(axis=1) + diversion_outside == 1``.
     """
 
     own: np.ndarray
@@ -805,32 +957,37 @@ class Elasticities:
 def elasticities(market: SegmentMarket, prices) -> Elasticities:
     """Own- and cross-price elasticities and diversion ratios of first-round demand.
 
-    With ``w_j = M_j alpha_j``, ``N_ik = sum_j w_j s_ij s_kj`` and ``N_i0 = sum_j w_j s_ij s_0j``:
+    With ``w_j = M_j alpha_j``, ``g_i = g(p_i)``, ``e_i = eta / (p_i + kappa)``,
+    ``N_ik = g_i g_k sum_j w_j s_ij s_kj`` (symmetric) and ``N_i0 = g_i^2 sum_j w_j s_ij s_0j``:
 
     .. math::
 
         \\frac{\\partial D_i}{\\partial p_k} = N_{ik} \\; (k \\ne i), \\qquad
-        \\frac{\\partial D_i}{\\partial p_i} = -\\sum_j w_j s_{ij} (1 - s_{ij})
-            = -\\Big(\\sum_{k \\ne i} N_{ik} + N_{i0}\\Big),
+        -\\frac{\\partial D_i}{\\partial p_i} = e_i D_i + g_i^2 \\sum_j w_j s_{ij} (1 - s_{ij})
+            = e_i D_i + \\sum_{k \\ne i} \\frac{g_i}{g_k} N_{ik} + N_{i0},
 
-    elasticities ``e_ik = (dD_i/dp_k) p_k / D_i`` (one segment: ``e_ii = -alpha p_i (1 - s_i)``),
-    and diversion ratios ``DR_ik = N_ik / |dD_i/dp_i|``, ``DR_i0 = N_i0 / |dD_i/dp_i|``, which sum
-    to one over the rivals and the outside option.
+    elasticities ``e_ik = (dD_i/dp_k) p_k / D_i`` (one segment, fixed usage:
+    ``e_ii = -alpha p_i (1 - s_i)``), and diversion ratios ``DR_ik = N_ik / |dD_i/dp_i|``: the
+    tokens firm ``k`` gains per token ``i`` loses.  ``DR_i0 = 1 - sum_k DR_ik`` is the rest,
+    tokens nobody else sells: customers who stop buying, and (with elastic usage) less usage.
+    With fixed usage ``DR_i0 = N_i0 / |dD_i/dp_i|``.
     """
     prices = _vec(prices)
     s, s0 = market.shares(prices)
+    _, factor, e, _ = _usage_terms(market, prices)
     w = market.sizes * market.alpha
     ws = w[:, None] * s
-    cross = ws.T @ s  # N_ik, diagonal to be replaced
+    x = ws.T @ s  # sum_j w_j s_ij s_kj
+    own_x = (ws * (1.0 - s)).sum(axis=0)
+    d = factor * (market.sizes @ s)
+    cross = factor[:, None] * factor[None, :] * x
     np.fill_diagonal(cross, 0.0)
-    to_outside = ws.T @ s0
-    slope = cross.sum(axis=1) + to_outside  # -dD_i/dp_i
-    d = market.sizes @ s
+    slope = e * d + factor**2 * own_x  # -dD_i/dp_i
     jac = cross - np.diag(slope)
     with np.errstate(divide="ignore", invalid="ignore"):
         matrix = jac * prices[None, :] / d[:, None]
         diversion = cross / slope[:, None]
-        outside = to_outside / slope
+        outside = 1.0 - diversion.sum(axis=1)
     return Elasticities(own=np.diag(matrix).copy(), matrix=matrix, diversion=diversion,
                         diversion_outside=outside)
 
@@ -840,3 +997,77 @@ def lerner(prices, costs) -> np.ndarray:
     ``-1 / e_ii``)."""
     p = np.asarray(prices, dtype=float)
     return (p - np.asarray(costs, dtype=float)) / p
+
+
+def demand_jacobian(market: SegmentMarket, prices) -> np.ndarray:
+    """``dD_i/dp_k`` (n, n) of first-round demand (the formulas of :func:`elasticities`)."""
+    prices = _vec(prices)
+    s, _ = market.shares(prices)
+    _, factor, e, _ = _usage_terms(market, prices)
+    ws = (market.sizes * market.alpha)[:, None] * s
+    x = factor[:, None] * factor[None, :] * (ws.T @ s)
+    own = e * factor * (market.sizes @ s) + factor**2 * (ws * (1.0 - s)).sum(axis=0)
+    np.fill_diagonal(x, -own)
+    return x
+
+
+def surplus(market: SegmentMarket, prices, players=None) -> tuple[float, float]:
+    """``(consumer surplus, the players' summed margin sum_i (p_i - c_i) D_i)`` at ``prices``
+    without rationing, USD a day: ``CS = sum_j (M_j / alpha_j) ln(1 + sum_k exp(v_kj))``."""
+    prices = _vec(prices)
+    players = np.arange(market.n) if players is None else np.asarray(players)
+    cs = float((market.sizes / market.alpha) @ log_inclusive(market.utilities(prices)))
+    d = segment_demand(market, prices)
+    return cs, float(((prices - market.costs)[players] * d[players]).sum())
+
+
+def efficient_prices(market: SegmentMarket, prices=None, players=None,
+                     tol: float = 1e-12) -> np.ndarray:
+    """The welfare-maximising prices of the ``players`` given their capacities: every player
+    at marginal cost unless its capacity binds, then at the price that fills it, every other
+    seller at its price in ``prices``.
+
+    Total surplus ``W(p) = CS(p) + sum_i (p_i - c_i) D_i(p)`` has ``dW/dp_k =
+    sum_i (p_i - c_i) dD_i/dp_k`` (Roy's identity: ``dCS/dp_k = -D_k``), so the maximum of
+    ``W`` subject to ``D_i <= K_i`` has ``p_i = c_i + lambda_i`` with ``lambda_i >= 0`` the
+    shadow price of ``i``'s capacity, zero unless ``D_i = K_i`` (the Kuhn-Tucker conditions;
+    by duality no allocation of the customers, rationed or not, does better).  Found by Newton's
+    method on ``D_B(p) = K_B`` for the set ``B`` of binding capacities, the other players at
+    cost, ``B`` grown while a player at cost is over its capacity and shrunk while a capped
+    player's price is below its cost.
+
+    Returns
+    -------
+    (len(players),) prices.
+    """
+    players, p = _game(market, prices, players, market.costs.copy())
+    costs = market.costs[players]
+    p[players] = costs
+    if market.capacities is None:
+        return costs.copy()
+    caps = market.capacities[players]
+    capped = np.zeros(players.size, bool)
+    for _ in range(2 * players.size + 2):
+        d = segment_demand(market, p)[players]
+        over = ~capped & (d > caps * (1.0 + 1e-12))
+        low = capped & (p[players] < costs)
+        if not over.any() and not low.any():
+            return p[players].copy()
+        capped = (capped | over) & ~low
+        p[players[~capped]] = costs[~capped]
+        idx = players[capped]
+        for _ in range(100):
+            f = segment_demand(market, p)[idx] - caps[capped]
+            if np.all(np.abs(f) <= tol * np.maximum(caps[capped], 1e-300)):
+                break
+            jac = demand_jacobian(market, p)[np.ix_(idx, idx)]
+            step = np.linalg.solve(jac, -f)
+            t = 1.0
+            while True:  # keep the index finite: halve steps that would go below -kappa
+                trial = p.copy()
+                trial[idx] = p[idx] + t * step
+                if np.all(trial[idx] > -market.usage.satiation * 0.999) or t < 1e-8:
+                    break
+                t *= 0.5
+            p = trial
+    return p[players].copy()

@@ -4,7 +4,8 @@ A rule never holds the model or a firm.  At each decision the firm hands its rul
 
 * a :class:`MarketView`: every active firm's offer (names, prices, qualities), their marginal
   costs and capacities (the rules assume complete information, as the static benchmarks do),
-  the customer segments' sizes and tastes today and the outside seller's offer;
+  the customer segments' sizes and tastes today, the outside seller's offer (a frontier
+  model without a capacity limit, not a player) and what not buying is worth;
 * a :class:`FirmView`: the deciding firm's own state (costs, GPUs, cash, yesterday's outcome,
   daily histories);
 * a :class:`RuleContext`: the clock, the rule's own random Generator, the store shared by rules
@@ -25,6 +26,7 @@ import numpy as np
 
 from sim.core.params import day_number
 from sim.economics import SegmentMarket
+from sim.markets.tokens import FIXED, Usage
 
 __all__ = ["MarketView", "FirmView", "RuleContext", "LogTermSource", "readonly"]
 
@@ -48,7 +50,10 @@ class MarketView:
     """The token market as the firm at index ``me`` sees it now.
 
     Arrays have one entry per active firm (``names`` order); segment arrays one per segment.
-    ``capacities`` are million tokens a day; ``capacity`` is the deciding firm's own.
+    ``capacities`` are million tokens a day; ``capacity`` is the deciding firm's own.  The
+    outside seller's offer is ``(frontier_price, frontier_quality)`` (``None`` when there is
+    none); not buying is worth a free model of ``no_purchase_quality``; ``usage`` is the
+    segments' price-elastic usage.
     """
 
     me: int
@@ -60,11 +65,13 @@ class MarketView:
     sizes: np.ndarray
     alpha: np.ndarray
     theta: np.ndarray
-    outside_price: float
-    outside_quality: float
+    frontier_price: float | None
+    frontier_quality: float | None
     capacity_limits: bool
     rechoice_rounds: int = 1
     book: LogTermSource | None = None
+    no_purchase_quality: float = 0.0
+    usage: Usage = FIXED
 
     @property
     def capacity(self) -> float:
@@ -75,20 +82,34 @@ class MarketView:
     def n(self) -> int:
         return len(self.names)
 
-    def segment_market(self, capacity: bool | None = None):
-        """The market as a :class:`sim.economics.SegmentMarket` (capacities included if the
-        market has limits, or as ``capacity`` says)."""
+    def segment_market(self, capacity: bool | None = None) -> SegmentMarket:
+        """The market as a :class:`sim.economics.SegmentMarket`: the firms in ``names`` order,
+        then the outside seller if there is one (its cost set to its price, its capacity
+        unlimited), against the no-purchase reference ``(0, no_purchase_quality)``; capacities
+        included if the market has limits, or as ``capacity`` says.  Prices for it:
+        :meth:`all_prices`."""
         caps = self.capacity_limits if capacity is None else capacity
-        return SegmentMarket(self.qualities, self.costs, self.sizes, self.alpha, self.theta,
-                             self.outside_price, self.outside_quality,
-                             self.capacities.copy() if caps else None)
+        q, c, k = self.qualities, self.costs, self.capacities
+        if self.frontier_price is not None:
+            q = np.append(q, self.frontier_quality)
+            c = np.append(c, self.frontier_price)
+            k = np.append(k, np.inf)
+        return SegmentMarket(q, c, self.sizes, self.alpha, self.theta, 0.0,
+                             self.no_purchase_quality, k.copy() if caps else None, self.usage)
+
+    def all_prices(self) -> np.ndarray:
+        """The firms' prices, then the outside seller's (the columns of :meth:`segment_market`)."""
+        if self.frontier_price is None:
+            return self.prices.copy()
+        return np.append(self.prices, self.frontier_price)
 
     def rival_log_term(self) -> np.ndarray:
-        """``L_j = ln(1 + sum_{k != me} exp(v_kj))`` per segment: the rivals' and the outside
-        option's logit weight, from the model's offer book when there is one."""
+        """``L_j = ln(1 + sum_{k != me} exp(v_kj))`` per segment: the rivals' (the outside
+        seller's included) and not buying's logit weight, from the model's offer book when there
+        is one."""
         if self.book is not None:
             return self.book.rival_log_term(self.me)
-        return self.segment_market(capacity=False).rival_log_term(self.prices, self.me)
+        return self.segment_market(capacity=False).rival_log_term(self.all_prices(), self.me)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

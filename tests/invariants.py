@@ -58,17 +58,32 @@ def check_tokens_served_within_capacity(result):
 def check_choice_shares_sum_to_one_with_outside_option(result):
     inside = result.firms.groupby("day")["choice_share"].sum()
     m = result.market.set_index("day")
-    np.testing.assert_allclose(inside.reindex(m.index, fill_value=0.0) + m["outside_choice_share"],
-                               1.0, atol=1e-12)
+    np.testing.assert_allclose(inside.reindex(m.index, fill_value=0.0) + m["outside_choice_share"]
+                               + m["no_purchase_choice_share"], 1.0, atol=1e-12)
+
+
+def _usage(result):
+    seg = result.config.segments
+    return tokens.Usage(seg.usage_elasticity, seg.usage_satiation_usd_per_m)
 
 
 def check_every_token_is_served_by_someone_or_counted_unserved(result):
-    m = result.market
-    accounted = m["served_m_tokens"] + m["outside_m_tokens"] + m["unserved_m_tokens"]
-    np.testing.assert_allclose(accounted, m["total_demand_m_tokens"], rtol=1e-9)
-    served = result.firms.groupby("day")["served_m_tokens"].sum()
-    np.testing.assert_allclose(served.reindex(m["day"], fill_value=0.0).to_numpy(),
+    """Customers are conserved: each segment's zero-price usage is bought from a firm or the
+    outside seller (tokens over the usage factor at its price) or not bought at all."""
+    m = result.market.set_index("day")
+    f = result.firms
+    g = _usage(result)
+    customers = (f["served_m_tokens"] / g.factor(f["price_usd_per_m"].to_numpy())).groupby(
+        f["day"]).sum().reindex(m.index, fill_value=0.0)
+    outside = m["outside_m_tokens"] / g.factor(m["outside_price_usd_per_m"].to_numpy())
+    np.testing.assert_allclose(customers + outside + m["no_purchase_m_tokens"],
+                               m["total_demand_m_tokens"], rtol=1e-9)
+    served = f.groupby("day")["served_m_tokens"].sum()
+    np.testing.assert_allclose(served.reindex(m.index, fill_value=0.0).to_numpy(),
                                m["served_m_tokens"], rtol=1e-12, atol=1e-9)
+    # With an outside seller (no capacity limit) nobody is left unserved.
+    if result.config.outside.enabled:
+        assert (m["unserved_m_tokens"] == 0).all()
 
 
 def check_cash_changes_equal_booked_flows(result):
@@ -155,30 +170,40 @@ def markets(draw):
     return _market(draw, n, s)
 
 
-def check_clearing(m):
-    """Invariants of one clearing of a random market drawn by :func:`markets`."""
+def check_clearing(m, usage=tokens.FIXED, unlimited=False):
+    """Invariants of one clearing of a random market drawn by :func:`markets`; with
+    ``unlimited`` a seller without a capacity limit (an outside seller) is added last."""
     prices, quality, caps, sizes, alpha, theta, p0, q0, rounds = m
-    r = tokens.clear(prices, quality, caps, sizes, alpha, theta, p0, q0, rounds)
+    if unlimited:
+        prices, quality = np.append(prices, p0), np.append(quality, q0 + 50.0)
+        caps = np.append(caps, np.inf)
+    r = tokens.clear(prices, quality, caps, sizes, alpha, theta, 0.0, q0, rounds, usage)
     total = sizes.sum()
     tol = 1e-9 * max(total, 1.0)
+    g = usage.factor(prices)
     assert np.all(r.served <= caps + 1e-12), "served exceeds capacity"
-    assert np.all(r.served >= 0) and r.unserved >= -tol and r.outside >= -tol
+    assert np.all(r.served >= 0) and r.unserved >= -tol and r.no_purchase >= -tol
     eps = 1e-12  # round-off in the share weights
     assert np.all((r.choice_share >= 0) & (r.choice_share <= 1 + eps))
-    assert 0 <= r.outside_choice_share <= 1 + eps
+    assert 0 <= r.no_purchase_choice_share <= 1 + eps
     if total > 0:
-        assert r.choice_share.sum() + r.outside_choice_share == pytest.approx(1.0, abs=1e-9)
-    # Every token wanted is served by a firm, by the outside option, or unserved.
-    assert r.served.sum() + r.outside + r.unserved == pytest.approx(total, rel=1e-9, abs=tol)
+        assert r.choice_share.sum() + r.no_purchase_choice_share == pytest.approx(1.0, abs=1e-9)
+    # Every customer buys from a seller (tokens over the usage factor) or goes without.
+    assert (r.served / g).sum() + r.no_purchase == pytest.approx(total, rel=1e-9, abs=tol)
     assert r.spend == pytest.approx(float(r.revenue.sum()), rel=1e-12, abs=1e-12)
     np.testing.assert_allclose(r.revenue, prices * r.served, rtol=1e-12)
     np.testing.assert_allclose(r.rationed, np.maximum(r.demand - caps, 0), rtol=1e-9, atol=tol)
+    # Everyone can always go without, so surplus is never below the nobody-buys baseline; and
+    # rationing at given prices never raises it.
     assert np.isfinite(r.consumer_surplus) and r.consumer_surplus >= -tol
-    # The outside seller has no capacity limit: whoever no firm could serve buys from it.
-    assert r.unserved == 0.0
-    if rounds == 0:
-        first = total * r.outside_choice_share
-        assert r.outside == pytest.approx(first + r.rationed.sum(), rel=1e-9, abs=tol)
+    assert r.rationing_loss >= 0
+    free = tokens.clear(prices, quality, None, sizes, alpha, theta, 0.0, q0, rounds, usage)
+    assert r.consumer_surplus <= free.consumer_surplus + tol
+    if r.rationed.sum() == 0:
+        assert r.rationing_loss == 0
+    # A seller without a capacity limit leaves nobody unserved.
+    if unlimited:
+        assert r.unserved == 0.0
 
 
 def check_hhi_with_outside_counts_the_outside_seller(result):
@@ -207,6 +232,21 @@ def check_welfare_identities(result):
                                m["consumer_surplus_usd"] + m["producer_surplus_usd"], rtol=1e-12)
 
 
+def check_deadweight_loss(result):
+    """Deadweight loss is the efficient benchmark's surplus less consumer surplus and the
+    firms' margins (revenue less serving cost), never negative; rationing loss never negative."""
+    m = result.market.set_index("day")
+    f = result.firms.assign(margin=result.firms["revenue_usd"] - result.firms["serving_cost_usd"])
+    margin = f.groupby("day")["margin"].sum().reindex(m.index, fill_value=0.0)
+    assert (m["deadweight_loss_usd"] >= 0).all() and (m["rationing_loss_usd"] >= 0).all()
+    scale = np.maximum(m["efficient_surplus_usd"].abs(), 1.0)
+    gap = m["efficient_surplus_usd"] - m["consumer_surplus_usd"] - margin
+    # Equal where the gap is positive; a tiny negative gap (round-off) is recorded as 0.
+    assert (gap >= -1e-9 * scale).all()
+    np.testing.assert_allclose(m["deadweight_loss_usd"], np.maximum(gap, 0.0), rtol=1e-9,
+                               atol=1e-6)
+
+
 #: Every table invariant, for ``pytest.mark.parametrize``.
 ALL = [
     check_no_nan_or_inf_anywhere, check_customer_spend_equals_sum_of_revenues,
@@ -216,5 +256,5 @@ ALL = [
     check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
     check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_only_covers_losses_up_to_cap,
     check_market_days_are_contiguous_and_dated, check_hhi_with_outside_counts_the_outside_seller,
-    check_welfare_identities,
+    check_welfare_identities, check_deadweight_loss,
 ]

@@ -34,15 +34,20 @@ def test_each_days_nash_price_solves_that_days_capped_market():
         before = model.benchmarks.solves["nash"]
         model.step()
         act = model.active
-        market = econ.SegmentMarket(
-            np.array([f.seller.quality for f in act]),
-            np.array([f.seller.marginal_cost for f in act]),
-            model.segments.sizes_at(model.day - 1), model.segments.alpha, model.segments.theta,
-            model.outside_price(model.day - 1), model.outside_quality(model.day - 1),
-            np.array([f.seller.outcome.capacity_m_tokens for f in act]))
-        fresh = econ.nash_prices(market, model.benchmarks.nash, capacity=True)
+        d = model.day - 1
+        p0 = model.outside_price(d)
+        market = econ.SegmentMarket(  # the firms, then the outside seller (cost = its price)
+            np.array([f.seller.quality for f in act] + [model.outside_quality(d)]),
+            np.array([f.seller.marginal_cost for f in act] + [p0]),
+            model.segments.sizes_at(d), model.segments.alpha, model.segments.theta,
+            0.0, model.no_purchase_quality,
+            np.array([f.seller.outcome.capacity_m_tokens for f in act] + [np.inf]), model.usage)
+        players = np.arange(len(act))
+        fresh = econ.nash_prices(market, np.append(model.benchmarks.nash, p0), players,
+                                 capacity=True)
+        full = np.append(fresh, p0)
         for i in range(len(act)):  # every firm's capped best response to the others
-            assert econ.best_response(market, fresh, i, capacity=True) == \
+            assert econ.best_response(market, full, i, capacity=True) == \
                 pytest.approx(fresh[i], rel=1e-7)
         if model.benchmarks.solves["nash"] > before:
             np.testing.assert_allclose(model.benchmarks.nash, fresh, rtol=1e-6)

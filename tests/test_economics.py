@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import optimize
 
 from sim import economics as econ
+from sim.markets.tokens import Usage
 
 A, C, A0, MU = 2.0, 1.0, 0.0, 0.25  # Calvano et al. (2020) baseline
 
@@ -516,22 +517,43 @@ def test_newtons_equilibrium_is_the_best_response_fixed_point(capacity):
     np.testing.assert_allclose(warm, cold, rtol=1e-7)
 
 
-def test_compiled_nash_system_equals_the_numpy_statement():
+@pytest.mark.parametrize("usage", [Usage(), Usage(0.6, 0.5)], ids=["fixed", "elastic"])
+def test_compiled_nash_system_equals_the_numpy_statement_and_its_jacobian(usage):
     from sim.learning.kernels import nash_system
 
     rng = np.random.default_rng(11)
     sizes, alpha = rng.lognormal(0.0, 1.0, 40), rng.lognormal(1.0, 0.5, 40)
     market = econ.SegmentMarket(qualities=[1300.0, 1280.0, 1250.0], costs=[0.05, 0.2, 0.1],
                                 sizes=sizes, alpha=alpha, theta=rng.lognormal(-4.6, 1.0, 40),
-                                outside_price=4.0, outside_quality=1300.0)
-    base = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
-                                                            - market.outside_quality)
-                                    + market.outside_price)
+                                outside_price=4.0, outside_quality=1300.0, usage=usage)
+    base = market.price_free_utilities()
     p = np.array([0.9, 1.1, 0.7])
     players = np.array([0, 2], dtype=np.int64)
     capped = np.array([True, False])
     caps = np.array([0.2 * sizes.sum(), 0.0])
     want = econ._nash_system(base, market, p, players, capped, caps)
-    got = nash_system(base, market.alpha, market.sizes, market.costs, p, players, capped, caps)
+    got = nash_system(base, market.alpha, market.sizes, market.costs, p, players, capped, caps,
+                      *econ._usage_terms(market, p))
     for w, g in zip(want, got, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+    # The conditions are what they say: D_i - K_i for the capped player, and the profit's
+    # derivative (by central differences) over g_i for the other.
+    d = econ.segment_demand(market, p)
+    assert got[2][0] == pytest.approx(d[0], rel=1e-12)
+    h = 1e-6
+    up, down = p.copy(), p.copy()
+    up[2] += h
+    down[2] -= h
+    dpi = (econ.segment_profits(market, up)[2] - econ.segment_profits(market, down)[2]) / (2 * h)
+    assert got[3][1] * usage.factor(p[2]) == pytest.approx(dpi, rel=1e-6)
+    # The Jacobian is the derivative of each condition (central differences), row-scaled as f:
+    # the capped row is D_0 over K_0, the other G_2 over C_2 = D_2 / g_2.
+    scale = np.array([caps[0], d[2] / usage.factor(p[2])])
+    for col, k in enumerate(players):
+        up, down = p.copy(), p.copy()
+        up[k] += h
+        down[k] -= h
+        su = econ._nash_system(base, market, up, players, capped, caps)
+        sd = econ._nash_system(base, market, down, players, capped, caps)
+        fd = np.array([su[2][0] - sd[2][0], su[3][1] - sd[3][1]]) / (2 * h)
+        np.testing.assert_allclose(got[1][:, col] * scale, fd, rtol=1e-5, atol=1e-9)

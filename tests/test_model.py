@@ -82,7 +82,7 @@ def _capacity_aware_response(gpus):
     prices = view.prices.copy()
     prices[view.me] = p
     demand = clear(prices, view.qualities, None, view.sizes, view.alpha, view.theta,
-                   view.outside_price, view.outside_quality).demand[view.me]
+                   0.0, view.no_purchase_quality, usage=view.usage).demand[view.me]
     assert view.capacity == a.seller.capacity_m_tokens == pytest.approx(gpus * 24)
     return p, demand, view.capacity
 
@@ -111,7 +111,8 @@ def _view(prices, qualities, me=0):
     return MarketView(me=me, names=tuple("abcdefgh"[:n]), prices=np.array(prices, float),
                       qualities=np.array(qualities, float), costs=np.zeros(n),
                       capacities=np.full(n, np.inf), sizes=one, alpha=one, theta=one * 0.01,
-                      outside_price=0.0, outside_quality=0.0, capacity_limits=False)
+                      frontier_price=None, frontier_quality=None, capacity_limits=False,
+                      no_purchase_quality=0.0)
 
 
 class _Firm:  # the attributes of a FirmView that these pricing rules read

@@ -80,8 +80,8 @@ def _market(names=("giant", "lab", "other"), prices=(1.0, 0.8, 0.9), costs=(0.1,
     n, one = len(names), np.ones(3)
     return MarketView(me=0, names=tuple(names), prices=np.array(prices), costs=np.array(costs),
                       qualities=np.array(qualities), capacities=np.full(n, 1e9),
-                      sizes=one * 1e3, alpha=one * 3.0, theta=one * 0.01, outside_price=4.0,
-                      outside_quality=1300.0, capacity_limits=False)
+                      sizes=one * 1e3, alpha=one * 3.0, theta=one * 0.01, frontier_price=4.0,
+                      frontier_quality=1300.0, capacity_limits=False, no_purchase_quality=1100.0)
 
 
 def test_predate_prices_at_the_preys_cost_while_backed_then_best_responds():

@@ -64,7 +64,10 @@ class SegmentsConfig:
     """Customer segments (arrays, not agents).
 
     Segment sizes are lognormal weights (log-sd ``size_sigma``) scaled to
-    ``total_m_tokens_per_day``; every size grows by ``growth_per_year`` per 365 days.
+    ``total_m_tokens_per_day``; every size grows by ``growth_per_year`` per 365 days.  A size
+    is the segment's usage at a zero price: customers may buy nothing (worth a free model of
+    ``no_purchase_quality``) and use ``(1 + p / usage_satiation_usd_per_m)^-usage_elasticity``
+    of it at a price ``p`` (:mod:`sim.markets.tokens`).
     """
 
     count: int = param(200, 1, MAX_SEGMENTS, doc="number of customer segments")
@@ -77,13 +80,21 @@ class SegmentsConfig:
                                           unit="per USD/M", doc="alpha across segments")
     quality_taste: DistConfig = param(DistConfig(dist="lognormal", mean=0.02, sigma=0.5),
                                       unit="USD/M per point", doc="theta across segments")
+    no_purchase_quality: float = param(1000.0, -1e5, 1e5, unit="points",
+                                       doc="not buying is worth a free model of this quality")
+    usage_elasticity: float = param(0.0, 0, 0.95, unit="",
+                                    doc="usage elasticity eta well above the satiation price")
+    usage_satiation_usd_per_m: float = param(1.0, 0, 1e6, lo_open=True, unit="USD/M tokens",
+                                             doc="price scale below which usage saturates")
 
 
 @dataclasses.dataclass
 class OutsideConfig:
-    """The outside option: a frontier closed model.  Paths are ``[[day or date, value], ...]``,
-    linearly interpolated and held constant beyond their ends."""
+    """The outside seller: a frontier closed model with an exogenous price path and no capacity
+    limit (an ordinary seller to customers; not a player).  Paths are
+    ``[[day or date, value], ...]``, linearly interpolated and held constant beyond their ends."""
 
+    enabled: bool = param(True, doc="the outside seller is in the market")
     label: str = param("frontier", doc="name in figures")
     price: list[Any] = param([[0, 10.0]], 0, 1e6, kind="path", unit="USD/M tokens",
                              doc="price path")

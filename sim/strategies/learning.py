@@ -161,7 +161,7 @@ class Snapshot:
     @classmethod
     def of(cls, view: MarketView) -> Snapshot:
         """The market a view shows."""
-        return cls(view.segment_market(), view.prices.copy(), view.rechoice_rounds)
+        return cls(view.segment_market(), view.all_prices(), view.rechoice_rounds)
 
     def margins(self, players: np.ndarray, joint, capacity: bool = True) -> np.ndarray:
         """Daily operating margin ``(p_i - c_i) served_i`` of the ``players`` at each row of
@@ -231,6 +231,7 @@ class Arena:
         # The demand side at the first review, for the phase benchmarks of the summary.
         self.sizes0, self.alpha, self.theta = view.sizes.copy(), view.alpha, view.theta
         self.rechoice_rounds = view.rechoice_rounds
+        self.view0 = view  # the demand side (usage, no-purchase value, outside seller or none)
         # Tables over the learners' own actions; lift them onto all active firms' prices.
         self.members: list[str] = list(self.learners)
         self.last_price = dict(zip(view.names, view.prices.tolist(), strict=True))
@@ -307,14 +308,20 @@ class Arena:
     def _market_on(self, day_rows, market_row) -> Benchmarks:
         """All firms' benchmarks on a recorded day: the firms' qualities and costs from their
         rows, segment sizes scaled to the day's total demand, the day's outside offer."""
-        snap = Snapshot(economics.SegmentMarket(
+        v0 = self.view0
+        frontier = v0.frontier_price is not None
+        view = dataclasses.replace(
+            v0, me=0, names=tuple(day_rows["firm"]),
+            prices=day_rows["price_usd_per_m"].to_numpy(float),
             qualities=day_rows["quality"].to_numpy(float),
             costs=day_rows["marginal_cost_usd_per_m"].to_numpy(float),
+            capacities=day_rows["capacity_m_tokens"].to_numpy(float),
             sizes=self.sizes0 * (market_row["total_demand_m_tokens"] / self.sizes0.sum()),
-            alpha=self.alpha, theta=self.theta,
-            outside_price=float(market_row["outside_price_usd_per_m"]),
-            outside_quality=float(market_row["outside_quality"])),
-            day_rows["price_usd_per_m"].to_numpy(float), self.rechoice_rounds)
+            frontier_price=float(market_row["outside_price_usd_per_m"]) if frontier else None,
+            frontier_quality=float(market_row["outside_quality"]) if frontier else None,
+            book=None)
+        snap = Snapshot(view.segment_market(capacity=False), view.all_prices(),
+                        self.rechoice_rounds)
         return snap.benchmarks(np.arange(len(day_rows)))
     def summary(self, firms, market) -> dict:
         """The learners' benchmarks and pretraining, and their record by phase.

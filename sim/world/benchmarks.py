@@ -78,12 +78,18 @@ class Benchmarks:
         due_mono = changed or _moved(outside, self._mono_drift)
         if due_nash or due_mono:
             market = build()
+            # The firms are the players; sellers after them (the outside seller) keep their
+            # prices, which the market holds as their costs.
+            players = np.arange(len(names))
+
+            def full(x: np.ndarray) -> np.ndarray:
+                return np.concatenate([x, market.costs[len(names):]])
         if due_nash:
             same = names == self.names and np.all(np.isfinite(self.nash))
             start = self.nash if same else prices
             try:
-                self.nash = nash_prices(market, start, capacity=capacity, verify=changed,
-                                        tol=1e-7)
+                self.nash = nash_prices(market, full(start), players, capacity=capacity,
+                                        verify=changed, tol=1e-7)
             except RuntimeError:  # no equilibrium found: say so rather than guess
                 self.nash = np.full(len(names), np.nan)
             self._nash_drift = drift
@@ -93,10 +99,11 @@ class Benchmarks:
             if warm:
                 start = self.monopoly
             elif np.all(np.isfinite(self.nash)):
-                start = 1.05 * np.maximum(self.nash, market.costs)
+                start = 1.05 * np.maximum(self.nash, market.costs[players])
             else:
                 start = None
-            self.monopoly = monopoly_prices(market, prices, start=start, warm=warm)
+            self.monopoly = monopoly_prices(market, full(prices), players, start=start,
+                                            warm=warm)
             self._mono_drift = outside
             self.solves["monopoly"] += 1
         self.names, self._structure = names, structure

@@ -23,7 +23,7 @@ import simpy
 
 from sim.config.schema import Config
 from sim.core.rng import SeedTree
-from sim.economics import SegmentMarket, elasticities, hhi, lerner
+from sim.economics import SegmentMarket, efficient_prices, elasticities, hhi, lerner, surplus
 from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
 from sim.views import MarketView
@@ -56,7 +56,11 @@ class PriceWarModel(mesa.Model):
         self.outside_quality_path = Path(cfg.outside.quality, cfg.day_of)
         self.technology = Technology(cfg.technology)
         self.active: list[Firm] = []
-        self.book = OfferBook(self.segments.alpha, self.segments.theta)
+        seg = cfg.segments
+        self.usage = tokens.Usage(seg.usage_elasticity, seg.usage_satiation_usd_per_m)
+        self.no_purchase_quality = float(seg.no_purchase_quality)
+        self.book = OfferBook(self.segments.alpha, self.segments.theta, self.usage,
+                              self.no_purchase_quality)
         self.firms: dict[str, Firm] = {}  # every firm that ever entered, by name
         self.exits: dict[str, int] = {}  # firm name -> the day it left
         # State the rules of this model share (the Q-learning arena), by summary key; each
@@ -130,29 +134,40 @@ class PriceWarModel(mesa.Model):
         """``quality_anchor + points_per_decade * log10(C / anchor_gpu_hours)``."""
         return self.technology.trained_quality(effective_gpu_hours)
 
+    def _sellers(self) -> list:
+        """Today's sellers in market order: the active firms, then the outside seller (if
+        ``outside.enabled``), which has no capacity limit."""
+        sellers: list = [f.seller for f in self.active]
+        if self.cfg.outside.enabled:
+            sellers.append(_Offer(self.outside_price(), self.outside_quality()))
+        return sellers
+
     def _book_now(self) -> OfferBook:
-        return self.book.current(self.day, [f.seller for f in self.active],
-                                 self.outside_price(), self.outside_quality())
+        return self.book.current(self.day, self._sellers())
 
     def view(self, firm: Firm) -> MarketView:
         """The market as ``firm`` sees it now."""
         book = self._book_now()
         act = self.active
+        n = len(act)
+        frontier = self.cfg.outside.enabled
         return MarketView(
             me=book.index(firm.seller),
             names=tuple(f.name for f in act),
-            prices=book.prices.copy(),
-            qualities=book.qualities.copy(),
+            prices=book.prices[:n].copy(),
+            qualities=book.qualities[:n].copy(),
             costs=np.array([f.seller.marginal_cost for f in act]),
             capacities=np.array([f.seller.capacity_m_tokens for f in act]),
             sizes=self.segments.sizes_at(self.day),
             alpha=self.segments.alpha,
             theta=self.segments.theta,
-            outside_price=book.outside_price,
-            outside_quality=book.outside_quality,
+            frontier_price=float(book.prices[n]) if frontier else None,
+            frontier_quality=float(book.qualities[n]) if frontier else None,
             capacity_limits=self.cfg.market.capacity_limits,
             rechoice_rounds=self.cfg.market.rechoice_rounds,
             book=book,
+            no_purchase_quality=self.no_purchase_quality,
+            usage=self.usage,
         )
 
     # ----------------------------------------------------------------- firms
@@ -215,60 +230,81 @@ class PriceWarModel(mesa.Model):
                 self.log(None, "shock", f"demand x{shock.factor:g}", shock.factor)
 
     def _clear(self) -> None:
-        """Token-market step: clear today's market at the posted offers and capacities."""
+        """Token-market step: clear today's market at the posted offers and capacities, then
+        the day's welfare against the efficient benchmark (:meth:`_efficient`)."""
         act = self.active
+        n = len(act)
         sizes = self.segments.sizes_at(self.day)
         total = float(sizes.sum())
         p0, q0 = self.outside_price(), self.outside_quality()
-        row = dict.fromkeys(MARKET_COLUMNS[2:], 0.0)
-        row.update(day=self.day, total_demand_m_tokens=total, outside_price_usd_per_m=p0,
-                   outside_quality=q0, outside_m_tokens=total, outside_choice_share=1.0,
-                   hhi_with_outside=10_000.0)
-        self._outcomes: list[Outcome] = []
-        if act:
-            prices = np.array([f.seller.price for f in act])
-            qualities = np.array([f.seller.quality for f in act])
-            capacities = np.array([f.seller.capacity_m_tokens for f in act])
-            limits = self.cfg.market.capacity_limits
-            res = tokens.clear(
-                prices, qualities, capacities if limits else None,
-                sizes, self.segments.alpha, self.segments.theta, p0, q0,
-                self.cfg.market.rechoice_rounds,
-            )
-            if self.cfg.output.benchmarks:
-                self._benchmark(act, prices, qualities, capacities, sizes, p0, q0, limits)
-            served_total = float(res.served.sum())
-            firm_shares = res.served / served_total if served_total > 0 else np.zeros(len(act))
-            self._outcomes = [Outcome(
-                demand_m_tokens=float(res.demand[k]), served_m_tokens=float(res.served[k]),
-                rationed_m_tokens=float(res.rationed[k]), capacity_m_tokens=float(capacities[k]),
-                choice_share=float(res.choice_share[k]),
-                token_share=float(res.served[k]) / total, firm_share=float(firm_shares[k]),
-                revenue_usd=float(res.revenue[k]),
-            ) for k in range(len(act))]
-            row.update(
-                n_firms=len(act), firms_demand_m_tokens=float(res.demand.sum()),
-                served_m_tokens=served_total, rationed_m_tokens=float(res.rationed.sum()),
-                unserved_m_tokens=res.unserved, outside_m_tokens=res.outside,
-                outside_choice_share=res.outside_choice_share,
-                mean_price_usd_per_m=res.spend / served_total if served_total > 0 else 0.0,
-                min_price_usd_per_m=float(prices.min()), hhi=hhi(firm_shares),
-                hhi_with_outside=_hhi_with_outside(res.served, res.outside),
-                customer_spend_usd=res.spend, consumer_surplus_usd=res.consumer_surplus,
-            )
-        self.market_row = row
+        frontier = self.cfg.outside.enabled
+        prices = np.array([f.seller.price for f in act] + ([p0] if frontier else []))
+        qualities = np.array([f.seller.quality for f in act] + ([q0] if frontier else []))
+        capacities = np.array([f.seller.capacity_m_tokens for f in act]
+                              + ([np.inf] if frontier else []))
+        costs = np.array([f.seller.marginal_cost for f in act] + ([p0] if frontier else []))
+        limits = self.cfg.market.capacity_limits
+        res = tokens.clear(prices, qualities, capacities if limits else None, sizes,
+                           self.segments.alpha, self.segments.theta, 0.0,
+                           self.no_purchase_quality, self.cfg.market.rechoice_rounds, self.usage)
+        market = SegmentMarket(qualities, costs, sizes, self.segments.alpha, self.segments.theta,
+                               0.0, self.no_purchase_quality, capacities if limits else None,
+                               self.usage)
+        if n and self.cfg.output.benchmarks:
+            self._benchmark(act, market)
+        served = res.served[:n]
+        served_total = float(served.sum())
+        outside = float(res.served[n]) if frontier else 0.0
+        bought = served_total + outside
+        firm_shares = served / served_total if served_total > 0 else np.zeros(n)
+        self._outcomes: list[Outcome] = [Outcome(
+            demand_m_tokens=float(res.demand[k]), served_m_tokens=float(served[k]),
+            rationed_m_tokens=float(res.rationed[k]), capacity_m_tokens=float(capacities[k]),
+            choice_share=float(res.choice_share[k]),
+            token_share=float(served[k]) / bought if bought > 0 else 0.0,
+            firm_share=float(firm_shares[k]), revenue_usd=float(res.revenue[k]),
+        ) for k in range(n)]
+        margins = float(((prices - costs)[:n] * served).sum())
+        efficient = self._efficient(market, prices, n)
+        self.market_row = dict.fromkeys(MARKET_COLUMNS[2:], 0.0) | dict(
+            day=self.day, n_firms=n, total_demand_m_tokens=total,
+            firms_demand_m_tokens=float(res.demand[:n].sum()), served_m_tokens=served_total,
+            rationed_m_tokens=float(res.rationed[:n].sum()), unserved_m_tokens=res.unserved,
+            outside_m_tokens=outside,
+            outside_choice_share=float(res.choice_share[n]) if frontier else 0.0,
+            no_purchase_m_tokens=res.no_purchase,
+            no_purchase_choice_share=res.no_purchase_choice_share,
+            outside_price_usd_per_m=p0, outside_quality=q0,
+            mean_price_usd_per_m=res.spend / served_total if served_total > 0 else 0.0,
+            min_price_usd_per_m=float(prices[:n].min()) if n else 0.0,
+            hhi=hhi(firm_shares), hhi_with_outside=_hhi_with_outside(served, outside),
+            customer_spend_usd=float(res.revenue[:n].sum()),
+            consumer_surplus_usd=res.consumer_surplus, rationing_loss_usd=res.rationing_loss,
+            efficient_surplus_usd=efficient,
+            deadweight_loss_usd=max(efficient - (res.consumer_surplus + margins), 0.0),
+        )
 
-    def _benchmark(self, act, prices, qualities, capacities, sizes, p0, q0, limits) -> None:
-        """Bring the day's Nash and joint-monopoly prices up to date (``output.benchmarks``)."""
-        costs = np.fromiter((f.seller.marginal_cost for f in act), float, len(act))
-        alpha, theta = self.segments.alpha, self.segments.theta
+    def _efficient(self, market: SegmentMarket, prices: np.ndarray, n: int) -> float:
+        """Total surplus of the efficient benchmark, USD a day: consumer surplus plus the firms'
+        margins ``sum_i (p_i - c_i) D_i`` with every firm at marginal cost, or where its
+        capacity binds at the price that fills it (:func:`sim.economics.efficient_prices`),
+        today's qualities and capacities, the outside seller at its price."""
+        p = prices.copy()
+        if n:
+            p[:n] = efficient_prices(market, prices, np.arange(n))
+        cs, margin = surplus(market, p, np.arange(n))
+        return cs + margin
 
-        def build() -> SegmentMarket:
-            return SegmentMarket(qualities, costs, sizes, alpha, theta, p0, q0,
-                                 capacities if limits else None)
-
-        self.benchmarks.update(tuple(f.name for f in act), prices, qualities, costs, capacities,
-                               sizes, p0, q0, limits, build)
+    def _benchmark(self, act, market: SegmentMarket) -> None:
+        """Bring the day's Nash and joint-monopoly prices up to date (``output.benchmarks``);
+        ``market`` is today's, the firms first and the outside seller last."""
+        n = len(act)
+        self.benchmarks.update(tuple(f.name for f in act), market_prices(act),
+                               market.qualities[:n], market.costs[:n],
+                               market.capacities[:n] if market.capacities is not None
+                               else np.array([f.seller.capacity_m_tokens for f in act]),
+                               market.sizes, self.outside_price(), self.outside_quality(),
+                               market.capacities is not None, lambda: market)
 
     def _book(self) -> None:
         """Booking step: every firm books its outcome of today's clearing."""
@@ -305,22 +341,25 @@ class PriceWarModel(mesa.Model):
         if not act:
             return {}
         day = max(self.day - 1, 0)
-        market = SegmentMarket(np.array([f.seller.quality for f in act]),
-                               np.array([f.seller.marginal_cost for f in act]),
-                               self.segments.sizes_at(day), self.segments.alpha,
-                               self.segments.theta, self.outside_price(day),
-                               self.outside_quality(day))
-        prices = np.array([f.seller.price for f in act])
+        frontier = self.cfg.outside.enabled
+        p0, q0 = self.outside_price(day), self.outside_quality(day)
+        market = SegmentMarket(
+            np.array([f.seller.quality for f in act] + ([q0] if frontier else [])),
+            np.array([f.seller.marginal_cost for f in act] + ([p0] if frontier else [])),
+            self.segments.sizes_at(day), self.segments.alpha, self.segments.theta, 0.0,
+            self.no_purchase_quality, usage=self.usage)
+        prices = np.array([f.seller.price for f in act] + ([p0] if frontier else []))
         el = elasticities(market, prices)
+        n = len(act)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ler = lerner(prices, market.costs)
-        names = [f.name for f in act]
+            ler = lerner(prices[:n], market.costs[:n])
+        names = [f.name for f in act] + (["outside"] if frontier else [])
         return {"day": day, "firms": {name: {
             "own_price_elasticity": float(el.own[k]),
             "diversion": {**{other: float(el.diversion[k, j]) for j, other in enumerate(names)
-                             if j != k}, "outside": float(el.diversion_outside[k])},
+                             if j != k}, "no_purchase": float(el.diversion_outside[k])},
             "lerner": float(ler[k]),
-        } for k, name in enumerate(names)}}
+        } for k, name in enumerate(names[:n])}}
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """``(firms, market, events)`` DataFrames of everything recorded so far."""
@@ -340,6 +379,19 @@ class PriceWarModel(mesa.Model):
                                                            "value": "float64"})
         events = _with_date(events.drop(columns="date"), start)[EVENT_COLUMNS]
         return firms, market, events
+
+
+class _Offer:
+    """The outside seller's offer, as the offer book reads a seller."""
+
+    __slots__ = ("price", "quality")
+
+    def __init__(self, price: float, quality: float):
+        self.price, self.quality = float(price), float(quality)
+
+
+def market_prices(act) -> np.ndarray:
+    return np.array([f.seller.price for f in act])
 
 
 def _hhi_with_outside(served: np.ndarray, outside: float) -> float:

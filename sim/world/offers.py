@@ -16,43 +16,46 @@ class OfferBook:
     ``E_jk = exp(v_kj - m_j)`` and ``T_j = exp(-m_j) + sum_k E_jk``, so that firm ``i``'s rivals'
     log term is ``L_ij = ln(1 + sum_{k != i} exp(v_kj)) = m_j + ln(T_j - E_ji)``.  A price or
     quality change updates one column and ``T`` in O(S); rows where a subtraction would lose
-    precision are recomputed exactly.  The book is rebuilt (O(S n)) on a new day, when the
-    outside option's offer moves, and on an entry or exit.  It is a cache: the sellers' ``price``
-    and ``quality`` are the state.
+    precision are recomputed exactly.  The book is rebuilt (O(S n)) on a new day (when the
+    outside seller's offer may move) and on an entry or exit.  It is a cache: the sellers'
+    ``price`` and ``quality`` are the state.  Utilities are relative to not buying
+    (:func:`sim.markets.tokens.relative_utilities` with the reference ``(0, q_0)``).
 
     Parameters
     ----------
     alpha, theta : the segments' price sensitivities and quality tastes.
+    usage : the segments' price-elastic usage.
+    no_purchase_quality : ``q_0``, what not buying is worth (a free model of this quality).
     """
 
     #: Rows where ``T_j - E_ji`` is below this share of ``T_j`` (the firm holds over 99.99% of the
     #: segment's logit weight) are recomputed exactly: the subtraction would lose digits.
     PRECISION = 1e-4
 
-    def __init__(self, alpha: np.ndarray, theta: np.ndarray):
+    def __init__(self, alpha: np.ndarray, theta: np.ndarray, usage: tokens.Usage = tokens.FIXED,
+                 no_purchase_quality: float = 0.0):
         self.alpha, self.theta = alpha, theta
+        self.usage, self.no_purchase_quality = usage, float(no_purchase_quality)
         self.day: int | None = None
 
     def invalidate(self) -> None:
         self.day = None
 
-    def current(self, day: int, sellers: list, outside_price: float,
-                outside_quality: float) -> OfferBook:
+    def current(self, day: int, sellers: list) -> OfferBook:
         """The book for ``day`` (rebuilt if stale) over ``sellers`` (objects with ``price`` and
-        ``quality``), in their order."""
+        ``quality``: the firms, then the outside seller if any), in their order."""
         if self.day != day:
-            self._rebuild(day, sellers, outside_price, outside_quality)
+            self._rebuild(day, sellers)
         return self
 
     def _utilities(self, prices, qualities, rows=slice(None)) -> np.ndarray:
         return tokens.relative_utilities(prices, qualities, self.alpha[rows], self.theta[rows],
-                                         self.outside_price, self.outside_quality)
+                                         0.0, self.no_purchase_quality, self.usage)
 
-    def _rebuild(self, day, sellers, outside_price, outside_quality) -> None:
+    def _rebuild(self, day, sellers) -> None:
         self.slot = {id(s): k for k, s in enumerate(sellers)}
         self.prices = np.array([s.price for s in sellers], dtype=float)
         self.qualities = np.array([s.quality for s in sellers], dtype=float)
-        self.outside_price, self.outside_quality = outside_price, outside_quality
         v = self._utilities(self.prices, self.qualities)
         self.shift = np.maximum(v.max(axis=1, initial=0.0), 0.0)
         self.weights = np.exp(v - self.shift[:, None])

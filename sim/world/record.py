@@ -46,6 +46,8 @@ MARKET_COLUMNS = [
     "rationed_m_tokens", "unserved_m_tokens", "outside_m_tokens", "outside_choice_share",
     "outside_price_usd_per_m", "outside_quality", "mean_price_usd_per_m", "min_price_usd_per_m",
     "hhi", "customer_spend_usd", "consumer_surplus_usd", "hhi_with_outside",
-    "producer_surplus_usd", "subsidy_paid_usd", "total_surplus_usd",
+    "producer_surplus_usd", "subsidy_paid_usd", "total_surplus_usd", "no_purchase_m_tokens",
+    "no_purchase_choice_share", "rationing_loss_usd", "efficient_surplus_usd",
+    "deadweight_loss_usd",
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
