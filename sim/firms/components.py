@@ -496,8 +496,9 @@ class Trainer(Component):
             self._end, self._due = env.event(), None
             firm.model.log(firm, "training_start", f"{gpus:.0f} GPUs for {days:g} days", gpus)
             if self.answers:
+                started = env.now
                 done = yield env.timeout(days) | self._end
-                early = self._end in done
+                early = self._end in done and env.now < started + days
             else:  # a plain timeout: the order of events at an instant as without answers
                 yield env.timeout(days)
                 early = False
