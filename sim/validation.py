@@ -142,6 +142,7 @@ def validate(cfg: Any) -> Config:
         for comp in kind.components:
             comp.check(f"firms.{name}", section, typed)
     _check_shocks(typed)
+    _check_release_targets(typed)
     return typed
 
 
@@ -163,6 +164,40 @@ def _check_shocks(cfg: Config) -> None:
     if len(entries) != len(set(entries)):
         dup = next(f for f in entries if entries.count(f) > 1)
         raise ConfigError("shocks", dup, "one entry shock per firm", "firm enters twice")
+
+
+def _check_release_targets(cfg: Config) -> None:
+    """``targets.releases``: ``{firm: [date or {date, model}, ...]}``, firms of the config,
+    ISO dates in strictly increasing order."""
+    releases = (cfg.targets or {}).get("releases")
+    if releases is None:
+        return
+    key = "targets.releases"
+    if not isinstance(releases, dict):
+        raise ConfigError(key, releases, "a mapping of firm name to its recorded releases",
+                          "not a mapping")
+    for firm, items in releases.items():
+        fk = f"{key}.{firm}"
+        if firm not in cfg.firms:
+            raise ConfigError(fk, items, ", ".join(cfg.firms), "unknown firm")
+        if not isinstance(items, list) or not items:
+            raise ConfigError(fk, items, "a non-empty list of dates or {date, model}", "empty")
+        last = None
+        for i, it in enumerate(items):
+            ik = f"{fk}[{i}]"
+            if isinstance(it, dict):
+                extra = set(it) - {"date", "model"}
+                if extra or "date" not in it:
+                    raise ConfigError(ik, it, "a date or a mapping {date, model}",
+                                      "bad release entry")
+                if not isinstance(it.get("model", ""), str):
+                    raise ConfigError(f"{ik}.model", it["model"], "a string", "not a string")
+                date = params.date(f"{ik}.date", it["date"])
+            else:
+                date = params.date(ik, it)
+            if last is not None and date <= last:
+                raise ConfigError(ik, str(date), f"a date after {last}", "unordered")
+            last = date
 
 
 # The composer (config layer) learns the full schema and the kinds' names from here.

@@ -6,7 +6,8 @@ import pytest
 from invariants import ALL
 
 SCENARIOS = [("scenario=lean_lab_vs_giant",), ("scenario=china_2024",),
-             ("scenario=logit_duopoly",), ("scenario=predation", "output.benchmarks=true")]
+             ("scenario=logit_duopoly",), ("scenario=predation", "output.benchmarks=true"),
+             ("scenario=release_race_2025",)]
 
 
 @pytest.fixture(params=SCENARIOS, ids=lambda o: " ".join(x.split("=")[1] for x in o),

@@ -12,7 +12,8 @@ import pandas as pd
 from sim.config.schema import Config
 from sim.economics import hhi
 
-__all__ = ["Result", "summarize", "json_ready", "CUT_THRESHOLD"]
+__all__ = ["Result", "summarize", "json_ready", "CUT_THRESHOLD", "recorded_releases",
+           "releases_vs_recorded"]
 
 #: A firm "cuts" when its posted price first falls at least this fraction below its entry price.
 CUT_THRESHOLD = 0.05
@@ -92,7 +93,9 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
     Final-day shares, HHI and prices; totals of consumer surplus and spend; per firm its entry and
     exit days, cumulative money, final cash, and price cuts (first cut of at least
     ``CUT_THRESHOLD`` below the entry price, and the deepest); and, where the scenario lists
-    observed ``targets.price_cuts``, the model's cuts beside them.
+    observed ``targets.price_cuts``, the model's cuts beside them; where it lists recorded
+    ``targets.releases``, the simulated release dates beside them (``validation.releases``,
+    :func:`releases_vs_recorded`).
     """
     start = pd.Timestamp(cfg.start)
     last = int(market["day"].max()) if len(market) else 0
@@ -167,4 +170,59 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
                 if model.get("first_cut_day") is not None and obs_day is not None else None,
             }
         summary["price_cuts_vs_observed"] = rows
+    recorded = (cfg.targets or {}).get("releases") or {}
+    if recorded:
+        summary.setdefault("validation", {})["releases"] = releases_vs_recorded(cfg, events)
     return json_ready(summary)
+
+
+def recorded_releases(cfg: Config) -> dict[str, list[tuple[str, str]]]:
+    """``targets.releases`` as ``{firm: [(ISO date, model name), ...]}``: each entry a date or
+    a mapping ``{date, model}`` (the model's name optional)."""
+    out = {}
+    for firm, items in ((cfg.targets or {}).get("releases") or {}).items():
+        out[firm] = [(str(it["date"]), str(it.get("model") or "")) if isinstance(it, dict)
+                     else (str(it), "") for it in items]
+    return out
+
+
+def releases_vs_recorded(cfg: Config, events: pd.DataFrame) -> dict[str, Any]:
+    """Simulated release dates beside the recorded ones (``targets.releases``).
+
+    A firm's ``k``-th recorded release is matched with its ``k``-th ``release`` event; its gap
+    is ``simulated day - recorded day`` (positive: the model releases later; null when the run
+    has no ``k``-th release).  ``mean_abs_gap_days`` and ``max_abs_gap_days`` are over the
+    matched releases, ``unmatched`` counts recorded releases without one."""
+    rel = events[events["kind"] == "release"]
+    start = pd.Timestamp(cfg.start)
+    firms: dict[str, Any] = {}
+    gaps: list[int] = []
+    unmatched = 0
+    for firm, items in recorded_releases(cfg).items():
+        sim_days = [int(d) for d in rel.loc[rel["firm"] == firm, "day"]]
+        rows = []
+        for k, (date, model) in enumerate(items):
+            day = int(cfg.day_of(date))
+            got = sim_days[k] if k < len(sim_days) else None
+            gap = None if got is None else got - day
+            if gap is None:
+                unmatched += 1
+            else:
+                gaps.append(gap)
+            rows.append({
+                "model": model,
+                "recorded_date": date,
+                "recorded_day": day,
+                "simulated_date": None if got is None
+                else str(start + pd.Timedelta(days=got))[:10],
+                "simulated_day": got,
+                "gap_days": gap,
+            })
+        firms[firm] = {"releases": rows, "simulated_releases": len(sim_days)}
+    return {
+        "firms": firms,
+        "matched": len(gaps),
+        "unmatched": unmatched,
+        "mean_abs_gap_days": float(np.mean(np.abs(gaps))) if gaps else None,
+        "max_abs_gap_days": int(np.max(np.abs(gaps))) if gaps else None,
+    }

@@ -90,6 +90,9 @@ class Component:
     def after_day(self) -> None:
         """Financing decisions after the day is recorded (funding rounds, exits)."""
 
+    def on_rival_move(self, mover: Firm, kind: str) -> None:
+        """A rival (``mover``) entered, changed its price or released a model (``kind``)."""
+
     @classmethod
     def check(cls, key: str, section: Any, cfg: Any) -> None:
         """Cross-checks of this component's fields against the whole config (the base checks
@@ -160,7 +163,7 @@ class Firm(mesa.Agent):
         self._hooks = {hook: [getattr(p, hook) for p in self.parts
                               if getattr(type(p), hook) is not getattr(Component, hook)]
                        for hook in ("book_day", "after_book", "depreciate", "record_day",
-                                    "after_day")}
+                                    "after_day", "on_rival_move")}
 
     def start(self) -> None:
         """Start every component's processes (once the firm is in the market)."""
@@ -250,6 +253,11 @@ class Firm(mesa.Agent):
             if not self.alive:
                 return
             hook()
+
+    def on_rival_move(self, mover: Firm, kind: str) -> None:
+        """Tell the components that listen that a rival moved (``PriceWarModel.announce``)."""
+        for hook in self._hooks["on_rival_move"]:
+            hook(mover, kind)
 
     def exit(self, reason: str) -> None:
         """Leave the market: end every process by ``interrupt()`` and leave the Mesa model."""

@@ -27,6 +27,7 @@ import simpy
 from sim.core.errors import ConfigError
 from sim.core.params import MAX_HORIZON_DAYS, param
 from sim.firms.base import KINDS, Component
+from sim.strategies.research import RivalRelease, TrainingRun
 
 __all__ = ["Flows", "Outcome", "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig",
            "VentureFunding", "ParentSubsidy", "PRICE_TICK"]
@@ -397,8 +398,20 @@ class TokenSeller(Component):
 class Trainer(Component):
     """Training runs: each holds GPUs out of the serving pool for whole days, costs
     ``gpus * 24 * cost_per_gpu_hour`` a day and accrues effective compute
-    ``gpus * 24 * training_efficiency * algorithmic progress``; at its end the model is released
-    if its quality (the technology's scaling law) beats the current one."""
+    ``C += gpus * 24 * training_efficiency * algorithmic progress``; at its end the model is
+    released if its quality beats the current one.
+
+    A run's model has quality ``Q(carry_over * C_served + C)`` (the technology's scaling law
+    ``Q``), ``C_served`` being the effective compute of the model served: at entry the compute
+    the law gives the configured quality, ``Q^-1(q_0)``; after a release the released model's
+    ``carry_over * C_served + C``.  With ``carry_over = 0`` every run starts from scratch; with
+    1 a run continues from the model served (post-training, a reasoning model on its base).
+
+    With a research rule that answers rivals (``rule.lag_days`` set), every rival's ``release``
+    is answered ``lag_days`` later by ``rule.answer``: the run under way is released early (its
+    GPUs return to serving and no further day of it is booked), boosted with more GPUs and
+    released once its progress reaches the answer's mark, or a run is started at once.
+    """
 
     role = "trainer"
     rule_kind = "research"
@@ -407,24 +420,69 @@ class Trainer(Component):
     class Config:
         training_efficiency: float = param(1.0, 0, 1e4, lo_open=True, unit="x baseline",
                                            doc="effective compute per GPU-hour")
+        carry_over: float = param(0.0, 0, 1, doc="share of the served model's effective "
+                                                 "compute a new run builds on")
         research: dict[str, Any] = param({"rule": "none"}, doc="research rule: training runs")
 
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
         self.run_compute = 0.0
+        self.served_compute = 0.0  # set at start, from the quality served
+        self._end_reason = ""
+        #: The run under way: start time, planned days, planned compute; None between runs.
+        self._run: tuple[float, float, float] | None = None
+        self._due: float | None = None  # progress at which a boosted run is released
+        self._end: simpy.Event | None = None  # fired to end the run under way now
+        self._wake: simpy.Event | None = None  # fired to start a run now (between runs)
+        self._next: tuple[float, float] | None = None  # the run an answer starts
 
     def start(self) -> None:
+        self.served_compute = self.firm.model.technology.compute_for(self.firm.seller.quality)
         self.firm.process(self._runs())
+
+    @property
+    def answers(self) -> bool:
+        """Whether the rule answers rivals' releases (``lag_days`` set)."""
+        return self.rule.lag_days is not None
+
+    def quality_of(self, compute: float) -> float:
+        """Quality of a model trained with ``compute`` effective GPU-hours on top of the served
+        model: ``Q(carry_over * C_served + compute)``."""
+        return self.firm.model.trained_quality(self.cfg.carry_over * self.served_compute
+                                               + compute)
+
+    def planned_compute(self, gpus: float, start: float, days: float) -> float:
+        """``gpus * 24 * training_efficiency * sum_k A^(b_k/365)`` over the run's ``days``
+        bookings ``b_k = b_0 + k`` (``b_0`` the first midday at or after ``start``)."""
+        b0 = math.floor(start) + (0.5 if start - math.floor(start) <= 0.5 else 1.5)
+        progress = self.firm.model.technology.progress
+        return gpus * 24.0 * self.cfg.training_efficiency * sum(
+            progress(b0 + k) for k in range(int(days)))
+
+    def run_view(self):
+        """The run under way as a :class:`~sim.strategies.research.TrainingRun` (None between
+        runs)."""
+        if self._run is None:
+            return None
+        started, days, planned = self._run
+        return TrainingRun(started=started, days=days, gpus=self.firm.fleet.training,
+                           planned_compute=planned, compute=self.run_compute,
+                           quality_now=self.quality_of(self.run_compute),
+                           quality_planned=self.quality_of(planned), due=self._due)
 
     def _runs(self):
         firm, rule = self.firm, self.rule
         env, fleet, seller = firm.env, firm.fleet, firm.seller
+        ctx = firm.context("research")
         while True:
-            plan = rule.plan(firm.view(), firm.context("research"))
+            plan, self._next = self._next, None
             if plan is None:
-                if not math.isfinite(rule.gap_days):
+                plan = rule.plan(firm.view(), ctx)
+            if plan is None:
+                wait = rule.wait(firm.view(), ctx)
+                if not math.isfinite(wait) and not self.answers:
                     return
-                yield env.timeout(max(rule.gap_days, 1.0))
+                yield from self._between(wait if wait > 0 else 1.0)
                 continue
             gpus, days = plan
             request = fleet.pool.get(gpus)
@@ -434,21 +492,86 @@ class Trainer(Component):
                 request.cancel()
                 raise
             fleet.training, self.run_compute = gpus, 0.0
+            self._run = (env.now, days, self.planned_compute(gpus, env.now, days))
+            self._end, self._due = env.event(), None
             firm.model.log(firm, "training_start", f"{gpus:.0f} GPUs for {days:g} days", gpus)
-            yield env.timeout(days)
-            quality = firm.model.trained_quality(self.run_compute)
+            if self.answers:
+                started = env.now
+                done = yield env.timeout(days) | self._end
+                early = self._end in done and env.now < started + days
+            else:  # a plain timeout: the order of events at an instant as without answers
+                yield env.timeout(days)
+                early = False
+            quality = self.quality_of(self.run_compute)
             fleet.pool.put(fleet.training)
-            fleet.training = 0.0
+            fleet.training, self._run, self._end, self._due = 0.0, None, None, None
             if quality > seller.quality:
-                firm.model.log(firm, "release", f"quality {seller.quality:.1f} -> {quality:.1f}",
-                               quality)
+                how = f" (early: {self._end_reason})" if early else ""
+                firm.model.log(firm, "release",
+                               f"quality {seller.quality:.1f} -> {quality:.1f}{how}", quality)
                 seller.quality = quality
+                self.served_compute = self.cfg.carry_over * self.served_compute \
+                    + self.run_compute
                 firm.model.announce(firm, "release")
             else:
                 firm.model.log(firm, "training_end",
                                f"quality {quality:.1f} not above {seller.quality:.1f}", quality)
-            if rule.gap_days > 0:
-                yield env.timeout(rule.gap_days)
+            wait = rule.wait(firm.view(), ctx)
+            if not math.isfinite(wait) and not self.answers:
+                return
+            if wait > 0:
+                yield from self._between(wait)
+
+    def _between(self, wait: float):
+        """Wait ``wait`` days between runs, or until an answer starts a run."""
+        if not self.answers:
+            yield self.firm.env.timeout(wait)
+            return
+        self._wake = self.firm.env.event()
+        if math.isfinite(wait):
+            yield self.firm.env.timeout(wait) | self._wake
+        else:
+            yield self._wake
+        self._wake = None
+
+    # ----------------------------------------------------------------- answering rivals
+    def on_rival_move(self, mover, kind: str) -> None:
+        """A rival moved: a release is answered ``rule.lag_days`` later (if the rule answers)."""
+        if kind != "release" or not self.answers:
+            return
+        rival = RivalRelease(firm=mover.name, kind=mover.kind, quality=mover.seller.quality,
+                             time=self.firm.env.now)
+        self.firm.process(self._answer(rival))
+
+    def _answer(self, rival):
+        firm = self.firm
+        yield firm.env.timeout(self.rule.lag_days)
+        run = self.run_view()
+        ans = self.rule.answer(firm.view(), run, rival, firm.context("research"))
+        if ans is None:
+            return
+        fleet = firm.fleet
+        if ans.action == "release" and run is not None:
+            self._end_reason = f"answer to {ans.reason}"
+            detail = f"release now at progress {run.progress:.2f}"
+            self._end.succeed()
+        elif ans.action == "boost" and run is not None:
+            extra = min(max(ans.gpus - fleet.training, 0.0), fleet.serving)
+            if extra > 0:
+                taken = fleet.pool.get(extra)
+                assert taken.triggered, "the serving pool never has a waiting request"
+                fleet.training += extra
+            self._due = ans.until
+            detail = (f"boost to {fleet.training:.0f} GPUs at progress {run.progress:.2f}, "
+                      f"release at {ans.until:.2f}")
+        elif ans.action == "start" and run is None and self._wake is not None:
+            self._next = (ans.gpus, ans.days)
+            self._wake.succeed()
+            detail = f"start {ans.gpus:.0f} GPUs for {ans.days:g} days"
+        else:
+            return  # the run it answered has ended, or one is starting
+        firm.model.log(firm, "research_answer", f"{detail} ({ans.reason})",
+                       run.progress if run is not None else 0.0)
 
     def book_day(self, outcome) -> None:
         fleet = self.firm.fleet
@@ -456,6 +579,18 @@ class Trainer(Component):
                               fleet.training * 24.0 * fleet.cfg.cost_per_gpu_hour_usd)
         self.run_compute += (fleet.training * 24.0 * self.cfg.training_efficiency
                              * self.firm.model.algorithmic_progress())
+        if (self._due is not None and self._run is not None
+                and self.run_compute >= self._due * self._run[2]
+                and self.quality_of(self.run_compute) > self.firm.seller.quality):
+            self._due = None
+            self._end_reason = "boosted run at its mark"
+            self.firm.process(self._release_next_morning(self._end))
+
+    def _release_next_morning(self, end):
+        env = self.firm.env
+        yield env.timeout(math.floor(env.now) + 1.0 - env.now)
+        if end is self._end and not end.triggered:
+            end.succeed()
 
 
 # ----------------------------------------------------------------------------- financing

@@ -38,6 +38,15 @@ class Technology:
     def progress(self, now: float) -> float:
         return self.cfg.algorithmic_progress_per_year ** (now / 365.0)
 
+    def compute_for(self, quality: float) -> float:
+        """Effective compute of a model of ``quality`` by the same law, inverted:
+        ``anchor_gpu_hours * 10^((quality - quality_anchor) / points_per_decade)`` (0 when the
+        law is flat, ``points_per_decade = 0``)."""
+        t = self.cfg
+        if t.points_per_decade <= 0:
+            return 0.0
+        return t.anchor_gpu_hours * 10.0 ** ((quality - t.quality_anchor) / t.points_per_decade)
+
     def trained_quality(self, effective_gpu_hours: float) -> float:
         t = self.cfg
         if effective_gpu_hours <= 0:

@@ -195,12 +195,15 @@ class PriceWarModel(mesa.Model):
 
     def announce(self, firm: Firm, kind: str) -> None:
         """Tell every active rival that watches ``firm`` about its move (price_change, entry or
-        release); a price change or release also updates the offer book."""
+        release), and every rival's components that listen (a research rule that answers
+        releases); a price change or release also updates the offer book."""
         if kind != "entry":
             self.book.update(firm.seller, self.day)
         for other in self.active:
             if other.seller.watches(firm):
                 other.seller.notify(firm, kind)
+            if other is not firm:
+                other.on_rival_move(firm, kind)
 
     def log(self, firm: Firm | None, kind: str, detail: str, value: float = 0.0) -> None:
         """Append a row to the events table."""
