@@ -597,8 +597,8 @@ def _best_response_elastic(market: SegmentMarket, i: int, c: float, L: np.ndarra
         mid = 0.5 * (lo_b + hi_b)
         up = h_seg(mid) >= 1.0
         hi_b, lo_b = np.where(up, mid, hi_b), np.where(up, lo_b, mid)
-        if np.all(hi_b - lo_b <= 1e-14 * np.maximum(np.abs(hi_b), 1e-3)):
-            break
+        if np.all(hi_b - lo_b <= 1e-10 * np.maximum(np.abs(hi_b), 1e-3)):
+            break  # the bracket need not be tighter: Brent's method refines inside it
     r = 0.5 * (lo_b + hi_b)
     lo, hi = float(r.min()), float(r.max())
     if hi - lo <= 1e-13 * abs(hi):
@@ -1022,7 +1022,7 @@ def surplus(market: SegmentMarket, prices, players=None) -> tuple[float, float]:
 
 
 def efficient_prices(market: SegmentMarket, prices=None, players=None,
-                     tol: float = 1e-12) -> np.ndarray:
+                     tol: float = 1e-12, start=None) -> np.ndarray:
     """The welfare-maximising prices of the ``players`` given their capacities: every player
     at marginal cost unless its capacity binds, then at the price that fills it, every other
     seller at its price in ``prices``.
@@ -1034,7 +1034,8 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     by duality no allocation of the customers, rationed or not, does better).  Found by Newton's
     method on ``D_B(p) = K_B`` for the set ``B`` of binding capacities, the other players at
     cost, ``B`` grown while a player at cost is over its capacity and shrunk while a capped
-    player's price is below its cost.
+    player's price is below its cost; ``start`` (the players' prices of a nearby market, e.g.
+    yesterday's answer) seeds the set and Newton's method.
 
     Returns
     -------
@@ -1047,6 +1048,10 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         return costs.copy()
     caps = market.capacities[players]
     capped = np.zeros(players.size, bool)
+    if start is not None:
+        start = _vec(start)
+        capped = start > costs
+        p[players] = np.where(capped, start, costs)
     for _ in range(2 * players.size + 2):
         d = segment_demand(market, p)[players]
         over = ~capped & (d > caps * (1.0 + 1e-12))

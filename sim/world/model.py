@@ -23,7 +23,15 @@ import simpy
 
 from sim.config.schema import Config
 from sim.core.rng import SeedTree
-from sim.economics import SegmentMarket, efficient_prices, elasticities, hhi, lerner, surplus
+from sim.economics import (
+    SegmentMarket,
+    efficient_prices,
+    elasticities,
+    hhi,
+    lerner,
+    segment_demand,
+    surplus,
+)
 from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
 from sim.views import MarketView
@@ -68,6 +76,7 @@ class PriceWarModel(mesa.Model):
         self.shared: dict[str, object] = {}
         self.market_row: dict[str, float] = {}
         self.benchmarks = Benchmarks()
+        self._efficient_last: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros(0))
         self.datacollector = mesa.DataCollector(
             model_reporters={c: functools.partial(_market_value, column=c)
                              for c in MARKET_COLUMNS if c != "date"},
@@ -293,9 +302,15 @@ class PriceWarModel(mesa.Model):
         capacity binds at the price that fills it (:func:`sim.economics.efficient_prices`),
         today's qualities and capacities, the outside seller at its price."""
         p = prices.copy()
-        if n:
-            p[:n] = efficient_prices(market, prices, np.arange(n))
-        cs, margin = surplus(market, p, np.arange(n))
+        players = np.arange(n)
+        p[:n] = market.costs[:n]
+        if n and market.capacities is not None and np.any(
+                segment_demand(market, p)[:n] > market.capacities[:n]):
+            names = tuple(f.name for f in self.active)
+            start = self._efficient_last[1] if self._efficient_last[0] == names else None
+            p[:n] = efficient_prices(market, p, players, start=start)
+            self._efficient_last = (names, p[:n].copy())
+        cs, margin = surplus(market, p, players)
         return cs + margin
 
     def _benchmark(self, act, market: SegmentMarket) -> None:
