@@ -230,13 +230,14 @@ def test_the_giants_share_one_rule(holdout):
 
 
 def _sweep(run_cached, *extra):
-    return [_cuts(run_cached("scenario=china_2024_holdout", "horizon_days=40", *_yuan(y), *extra))
+    return [_cuts(run_cached("scenario=china_2024_holdout", "horizon_days=45", *_yuan(y), *extra))
             for y in (0.5, 1.0, 2.0, 5.0)]
 
 
 def test_deepseeks_price_moves_the_giants_cuts_monotonically(run_cached):
     """At the fitted values a cheaper DeepSeek never makes a giant cut later or shallower, and
-    below about 1.2 yuan it is the biggest threat, so every giant's cut deepens with it."""
+    below about 1.1 yuan (0.1111 exp(50 W) USD/M) it is a bigger threat than ByteDance, so
+    every giant's cut deepens with it."""
     runs = _sweep(run_cached)
     for g in GIANTS:
         days = [r[g][0] for r in runs]
