@@ -143,8 +143,42 @@ def validate(cfg: Any) -> Config:
             comp.check(f"firms.{name}", section, typed)
     _check_shocks(typed)
     _check_release_targets(typed)
+    _check_targets(typed)
     return typed
 
+
+
+@dataclasses.dataclass
+class PriceCutTarget:
+    """An observed first price cut (``targets.price_cuts.<firm>``)."""
+
+    date: str = params.param(kind="date", doc="calendar date of the cut")
+    cut_pct: float = params.param(lo=0.0, hi=100.0, unit="%", doc="depth, % of the pre-war price")
+
+
+def _check_targets(cfg: Config) -> None:
+    """``targets.price_cuts`` names firms, each with a date and a depth in [0, 100];
+    ``targets.fitted_on`` lists some of those firms."""
+    targets = cfg.targets or {}
+    cuts = targets.get("price_cuts") or {}
+    if not isinstance(cuts, dict):
+        raise ConfigError("targets.price_cuts", cuts, "a mapping of firm to {date, cut_pct}",
+                          "not a mapping")
+    for name, obs in cuts.items():
+        key = f"targets.price_cuts.{name}"
+        if name not in cfg.firms:
+            raise ConfigError(key, name, ", ".join(cfg.firms), "unknown firm")
+        params.load(PriceCutTarget, obs, key)
+    fitted = targets.get("fitted_on")
+    if fitted is not None:
+        if not isinstance(fitted, list) or not fitted:
+            raise ConfigError("targets.fitted_on", fitted, "a non-empty list of firms in "
+                              "targets.price_cuts", "not a list")
+        for i, name in enumerate(fitted):
+            if name not in cuts:
+                raise ConfigError(f"targets.fitted_on[{i}]", name,
+                                  f"a firm of targets.price_cuts: {', '.join(cuts) or 'none'}",
+                                  "no observed cut")
 
 
 def _check_shocks(cfg: Config) -> None:

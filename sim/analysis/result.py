@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.cuts import validation_block
 from sim.config.schema import Config
 from sim.economics import hhi
 
@@ -93,8 +94,10 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
     Final-day shares, HHI and prices; totals of consumer surplus and spend; per firm its entry and
     exit days, cumulative money, final cash, and price cuts (first cut of at least
     ``CUT_THRESHOLD`` below the entry price, and the deepest); and, where the scenario lists
-    observed ``targets.price_cuts``, the model's cuts beside them; where it lists recorded
-    ``targets.releases``, the simulated release dates beside them (``validation.releases``,
+    observed ``targets.price_cuts``, the model's cuts beside them and, in
+    ``validation.price_cuts``, scored against the naive forecasts
+    (:func:`sim.analysis.cuts.validation_block`); where it lists recorded ``targets.releases``,
+    the simulated release dates beside them (``validation.releases``,
     :func:`releases_vs_recorded`).
     """
     start = pd.Timestamp(cfg.start)
@@ -173,6 +176,13 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
     recorded = (cfg.targets or {}).get("releases") or {}
     if recorded:
         summary.setdefault("validation", {})["releases"] = releases_vs_recorded(cfg, events)
+    block = validation_block(
+        cfg.targets or {},
+        {n: (f["price_cut"]["first_cut_day"], f["price_cut"]["first_cut_pct"] or 0.0)
+         for n, f in per_firm.items()},
+        cfg.day_of, lambda day: str(start + pd.Timedelta(days=day))[:10], cfg.horizon_days)
+    if block is not None:
+        summary.setdefault("validation", {})["price_cuts"] = block
     return json_ready(summary)
 
 

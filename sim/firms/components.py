@@ -8,7 +8,9 @@ metadata: range, unit, doc).  Processes read like their story (SimPy's examples)
   order is delivered after ``gpu_lead_days``;
 * :class:`TokenSeller`: price reviews every ``review_days``, and a reaction ``reaction_lag_days``
   after a watched rival moves (the first move fires the firm's alarm event, and one review at the
-  end of the lag answers it and every move that came during the lag);
+  end of the lag answers it and every move that came during the lag); a pricing rule may set the
+  lag of each move, or ignore it (:meth:`~sim.strategies.pricing.PricingRule.reaction_lag`), and
+  a move due sooner than the pending reaction brings it forward;
 * :class:`Trainer`: training runs that hold GPUs out of the serving pool, then release a model;
 * :class:`VentureFunding`: a round opens when runway is short and closes after ``round_days``.
 
@@ -27,6 +29,7 @@ import simpy
 from sim.core.errors import ConfigError
 from sim.core.params import MAX_HORIZON_DAYS, param
 from sim.firms.base import KINDS, Component
+from sim.strategies.pricing import PricingRule
 from sim.strategies.research import RivalRelease, TrainingRun
 
 __all__ = ["Flows", "Outcome", "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig",
@@ -305,6 +308,9 @@ class TokenSeller(Component):
         # Fired by the first watched rival move; later moves are counted until the review.
         self.alarm: simpy.Event | None = None
         self.moves_during_lag = 0
+        # The pending reaction: due ``lag`` days after ``since``; ``sooner`` brings it forward.
+        self.since, self.lag = 0.0, math.inf
+        self.sooner: simpy.Event | None = None
 
     @property
     def marginal_cost(self) -> float:
@@ -364,10 +370,14 @@ class TokenSeller(Component):
         env = self.firm.env
         while True:
             mover, kind = yield self.alarm
-            yield env.timeout(self.cfg.reaction_lag_days)
+            while True:  # until the reaction is due (a later, bigger threat may bring it forward)
+                self.sooner = env.event()
+                timer = env.timeout(self.lag - (env.now - self.since))
+                if timer in (yield timer | self.sooner):
+                    break
             # One review answers this move and every move that arrived during the lag.
             later, self.moves_during_lag = self.moves_during_lag, 0
-            self.alarm = env.event()
+            self.alarm, self.lag = env.event(), math.inf
             more = f" and {later} later move{'s' * (later > 1)}" if later else ""
             self.review(f"reaction to {mover.name}'s {kind}{more}")
 
@@ -378,12 +388,35 @@ class TokenSeller(Component):
         watched = self.cfg.reacts_to
         return "all" in watched or other.name in watched or other.kind in watched
 
+    def reaction_lag(self, mover) -> float:
+        """Days until the firm answers ``mover``'s move just made: its pricing rule's
+        ``reaction_lag`` (``reaction_lag_days`` unless the rule says otherwise; ``inf``: it
+        does not answer this move)."""
+        if type(self.rule).reaction_lag is PricingRule.reaction_lag:
+            return float(self.cfg.reaction_lag_days)  # the same lag for every move
+        firm = self.firm
+        market = firm.model.view(firm)
+        return float(self.rule.reaction_lag(market, firm.view(), firm.context("pricing"),
+                                            market.names.index(mover.name),
+                                            self.cfg.reaction_lag_days))
+
     def notify(self, mover, kind: str) -> None:
-        """A watched rival moved: fire the alarm, or count the move if it already rang."""
-        if self.alarm.triggered:
-            self.moves_during_lag += 1
-        else:
+        """A watched rival moved: fire the alarm, or count the move if it already rang; a move
+        whose answer is due sooner than the pending one brings the reaction forward.  A move
+        the rule does not answer (an infinite lag) is neither."""
+        lag = self.reaction_lag(mover)
+        if not lag < math.inf:
+            return
+        now = self.firm.env.now
+        if not self.alarm.triggered:
+            self.since, self.lag = now, lag
             self.alarm.succeed((mover, kind))
+            return
+        self.moves_during_lag += 1
+        if now + lag < self.since + self.lag:
+            self.since, self.lag = now, lag
+            if self.sooner is not None and not self.sooner.triggered:
+                self.sooner.succeed()
 
     def book_day(self, outcome: Outcome) -> None:
         """Revenue, and serving cost ``served / tokens_per_gpu_hour * cost_per_gpu_hour``."""

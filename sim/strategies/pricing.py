@@ -10,6 +10,7 @@ Prices are USD per million tokens; ``me.marginal_cost`` is USD per million token
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,13 @@ class PricingRule(Rule):
     def next_review(self, me: FirmView, ctx: RuleContext) -> float | None:
         """Days until this rule next wants a review; ``None`` keeps ``review_days``."""
         return None
+
+    def reaction_lag(self, market: MarketView, me: FirmView, ctx: RuleContext, mover: int,
+                     lag: float) -> float:
+        """Days until the firm answers the move just made by the rival at index ``mover`` of
+        ``market``, given its configured ``reaction_lag_days`` ``lag``; ``inf``: not at all.
+        Rules answer every watched move after ``lag`` unless they say otherwise."""
+        return lag
 
 
 @register("pricing", "cost_plus")
@@ -106,6 +114,90 @@ class Undercut(PricingRule):
                 return me.marginal_cost * (1.0 + p.relent_markup)
             return floor
         return target
+
+
+@register("pricing", "threat")
+class Threat(PricingRule):
+    r"""Answer threats: react to a rival's move only when its offer undercuts the firm's by
+    enough, the sooner the bigger the threat, with a cut set against that rival's price.
+
+    The threat rival ``k`` poses to firm ``i`` is its quality-adjusted log undercut
+
+    .. math::
+
+        \tau_{ik} = \ln(p_i / p_k) + w (q_k - q_i),
+
+    with ``w = quality_weight`` the log price ratio one quality point is worth (the default,
+    ``ln(10) / 400``, is the Elo scale's log-odds of preference per point: a rival 100 points
+    better is as threatening as one ``e^0.58 = 1.78`` times cheaper).  A free rival is an
+    infinite threat; a free firm cannot be undercut.
+
+    *When.*  A watched rival's entry, price change or release is answered only if
+    ``tau > threshold``, after
+
+    .. math::
+
+        \text{lag} = \frac{L}{1 + \kappa (\tau - \text{threshold})}
+
+    days, ``L`` the firm's ``reaction_lag_days`` and ``kappa = lag_sensitivity`` (0: a fixed
+    lag); a smaller threat is ignored.  So a rival far below the firm's price is answered
+    quickly, one just past the threshold after ``L`` days.
+
+    *How deep.*  At a review or reaction the firm prices against the most threatening active
+    rival ``k*``, if its threat exceeds the threshold:
+
+    .. math::
+
+        p = \min\big(p_i, \max(\text{floor} \cdot c,\;
+            \text{match} \cdot p_{k^*} e^{w (q_i - q_{k^*})})\big),
+
+    ``p_k e^{w(q_i - q_k)}`` being the price at which ``k`` would pose no threat (``tau = 0``)
+    and ``match`` the multiple of it the firm posts (below 1: it undercuts the threat, 1: it
+    matches it).  Otherwise, and with no rival, it holds its price: the rule never raises one.
+    """
+
+    @dataclasses.dataclass
+    class Params:
+        threshold: float = param(1.0, 0.0, 50.0, unit="log points",
+                                 doc="smallest threat answered (quality-adjusted log undercut)")
+        lag_sensitivity: float = param(0.0, 0.0, 1e3, unit="1/log point",
+                                       doc="how much faster a bigger threat is answered")
+        match: float = param(1.0, 0.0, 1e3,
+                             doc="new price as a multiple of the threat's no-threat price")
+        floor: float = param(0.0, 0.0, 1e4, doc="lowest price as a multiple of marginal cost")
+        quality_weight: float = param(math.log(10.0) / 400.0, 0.0, 1.0, unit="1/point",
+                                      doc="log price ratio a quality point is worth")
+
+    def threats(self, market: MarketView) -> np.ndarray:
+        """``tau_ik`` of every firm ``k`` in ``market`` against the deciding firm ``i``
+        (``-inf`` for ``i`` itself)."""
+        i, p = market.me, market.prices
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = (np.log(p[i]) - np.log(p)
+                   + self.params.quality_weight * (market.qualities - market.qualities[i]))
+        if p[i] <= 0:  # a free firm cannot be undercut
+            tau[:] = -np.inf
+        tau[np.isnan(tau)] = -np.inf
+        tau[i] = -np.inf
+        return tau
+
+    def reaction_lag(self, market, me, ctx, mover, lag):
+        tau = float(self.threats(market)[mover])
+        excess = tau - self.params.threshold
+        if not excess > 0:
+            return math.inf
+        kappa = self.params.lag_sensitivity
+        return lag / (1.0 + kappa * excess) if kappa > 0 else lag
+
+    def price(self, market, me, ctx):
+        tau = self.threats(market)
+        k = int(np.argmax(tau))
+        if market.n < 2 or not tau[k] > self.params.threshold:
+            return me.price
+        p = self.params
+        no_threat = float(market.prices[k]) * math.exp(
+            p.quality_weight * (float(market.qualities[market.me]) - float(market.qualities[k])))
+        return min(me.price, max(p.floor * me.marginal_cost, p.match * no_threat))
 
 
 @register("pricing", "penetration")
