@@ -163,7 +163,8 @@ class Ledger(Component):
                                               doc="staff and overhead")
         runway_reserve_days: float = param(90.0, 0, 3650, unit="days",
                                            doc="horizon of spending: the owners' backing over "
-                                               "it counts, its operating burn is kept back")
+                                               "it counts, its burn (at least the fixed cost) "
+                                               "is kept back")
 
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
