@@ -128,14 +128,31 @@ def check_serving_cost_is_gpu_hours_times_hourly_cost(result):
                                    rtol=1e-12)
 
 
-def check_subsidy_only_covers_losses_up_to_cap(result):
-    f = result.firms
-    for name, rows in f.groupby("firm"):
-        cap = getattr(result.config.firms[name], "subsidy_usd_per_day", 0.0)  # giants only
-        loss = -(rows["revenue_usd"] - rows["serving_cost_usd"] - rows["training_cost_usd"]
-                 - rows["fixed_cost_usd"])
-        np.testing.assert_allclose(rows["subsidy_usd"], np.clip(loss, 0, cap), rtol=1e-9,
-                                   atol=1e-6)
+def check_subsidy_covers_the_shortfall_up_to_cap(result):
+    """A parent pays ``min(cap, left, max(0, owed'))`` a day, ``owed' = owed - (revenue -
+    serving - training - fixed - capex)`` and ``owed = max(0, owed' - subsidy)``, out of a budget
+    (``left``), and nothing after it withdraws: recomputed day by day from the tables."""
+    f, ev = result.firms, result.events
+    for name, rows in f.sort_values("day").groupby("firm"):
+        cfg = result.config.firms[name]
+        cap = getattr(cfg, "subsidy_usd_per_day", 0.0)  # giants only
+        budget = getattr(cfg, "subsidy_budget_usd", None)
+        gone = ev[(ev["firm"] == name) & (ev["kind"] == "parent_withdraws")]["day"]
+        withdrawn_after = int(gone.iloc[0]) if len(gone) else None
+        surplus = (rows["revenue_usd"] - rows["serving_cost_usd"] - rows["training_cost_usd"]
+                   - rows["fixed_cost_usd"] - rows["capex_usd"]).to_numpy()
+        expected, owed, paid = [], 0.0, 0.0
+        for day, s in zip(rows["day"], surplus, strict=True):
+            left = np.inf if budget is None else max(budget - paid, 0.0)
+            per_day = cap if left > 0 and (withdrawn_after is None or day <= withdrawn_after) \
+                else 0.0
+            owed -= s
+            pay = min(per_day, left, max(0.0, owed))
+            owed = max(0.0, owed - pay)
+            paid += pay
+            expected.append(pay)
+        np.testing.assert_allclose(rows["subsidy_usd"], expected, rtol=1e-9,
+                                   atol=1e-6 * max(cap, 1.0), err_msg=name)
 
 
 def check_market_days_are_contiguous_and_dated(result):
@@ -254,7 +271,7 @@ ALL = [
     check_choice_shares_sum_to_one_with_outside_option,
     check_every_token_is_served_by_someone_or_counted_unserved,
     check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
-    check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_only_covers_losses_up_to_cap,
+    check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_covers_the_shortfall_up_to_cap,
     check_market_days_are_contiguous_and_dated, check_hhi_with_outside_counts_the_outside_seller,
     check_welfare_identities, check_deadweight_loss,
 ]

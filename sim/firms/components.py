@@ -14,6 +14,11 @@ metadata: range, unit, doc).  Processes read like their story (SimPy's examples)
 * :class:`Trainer`: training runs that hold GPUs out of the serving pool, then release a model;
 * :class:`VentureFunding`: a round opens when runway is short and closes after ``round_days``.
 
+Money binds wherever it is spent: a GPU order and a training run are cut to the firm's free funds
+(:meth:`Ledger.funds`: cash plus what its owners have committed over the reserve horizon, less
+the operating burn over that horizon and the rest of the run under way), and a firm whose cash is
+negative and whose free funds are negative exits.
+
 A firm that exits has all its processes interrupted (:meth:`sim.firms.base.Firm.exit`).
 """
 
@@ -32,11 +37,14 @@ from sim.firms.base import KINDS, Component
 from sim.strategies.pricing import PricingRule
 from sim.strategies.research import RivalRelease, TrainingRun
 
-__all__ = ["Flows", "Outcome", "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig",
-           "VentureFunding", "ParentSubsidy", "PRICE_TICK"]
+__all__ = ["Flows", "Outcome", "Funds", "Ledger", "GpuFleet", "TokenSeller", "Trainer",
+           "FundingConfig", "VentureFunding", "ParentSubsidy", "PRICE_TICK", "BURN_WINDOW_DAYS"]
 
 #: Price changes smaller than this relative amount are not made (nor announced to rivals).
 PRICE_TICK = 1e-6
+
+#: Days over which a firm's operating burn (:meth:`Ledger.burn_usd_per_day`) is averaged.
+BURN_WINDOW_DAYS = 30
 
 
 @dataclasses.dataclass(slots=True)
@@ -85,6 +93,26 @@ class Outcome:
     revenue_usd: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Funds:
+    """What a firm can commit now, USD (:meth:`Ledger.funds`).
+
+    ``free = cash + backing - reserve - committed``: its cash, plus what its owners will still pay
+    in over the reserve horizon ``H`` (``backing = min(left, per_day * H)``), less ``H`` days of
+    operating burn (``reserve``) and the cost of the rest of the training run under way
+    (``committed``).
+    """
+
+    cash: float = 0.0
+    backing: float = 0.0
+    reserve: float = 0.0
+    committed: float = 0.0
+
+    @property
+    def free(self) -> float:
+        return self.cash + self.backing - self.reserve - self.committed
+
+
 # ----------------------------------------------------------------------------- ledger
 class Series:
     """A daily series kept in a growing numpy buffer; :meth:`view` is a read-only window on it
@@ -117,6 +145,17 @@ class Ledger(Component):
     ``cash`` changes as money is booked; ``flows`` collects the day's amounts until the day is
     recorded; ``history`` keeps ``demand_m_tokens``, ``revenue_usd`` and ``free_cash_flow_usd``
     per day.  Fixed costs are booked daily.
+
+    What the firm may spend is its *free funds* (:meth:`funds`), over the reserve horizon
+    ``H = runway_reserve_days``:
+
+        F = cash + min(left, per_day * H) - H * b - C,
+
+    with ``(per_day, left)`` its owners' backing (the financing component's ``backing()``: a
+    parent's daily cap and remaining budget; 0 for a lab, whose next round is uncertain), ``b``
+    the operating burn (:meth:`burn_usd_per_day`) and ``C`` the cost of the rest of the training
+    run under way.  A GPU order and a training run are cut to ``F``; a firm with ``cash < 0`` and
+    ``F < 0`` cannot pay and is *exhausted* (:meth:`exhausted`): it exits.
     """
 
     role = "ledger"
@@ -126,6 +165,10 @@ class Ledger(Component):
         cash_usd: float = param(1.0e9, 0, 1e15, unit="USD", doc="cash at entry")
         fixed_cost_usd_per_day: float = param(0.0, 0, 1e12, unit="USD/day",
                                               doc="staff and overhead")
+        runway_reserve_days: float = param(90.0, 0, 3650, unit="days",
+                                           doc="horizon of spending: the owners' backing over "
+                                               "it counts, its burn (at least the fixed cost) "
+                                               "is kept back")
 
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
@@ -133,6 +176,7 @@ class Ledger(Component):
         self.flows = Flows()
         self._history = {k: Series() for k in
                          ("demand_m_tokens", "revenue_usd", "free_cash_flow_usd")}
+        self._running = Series()  # revenue - serving - fixed a day: the burn's basis
 
     def book(self, what: str, amount: float) -> None:
         """Book ``amount`` USD to flow ``what`` (costs and capex are paid, the rest received)."""
@@ -151,6 +195,8 @@ class Ledger(Component):
         h["demand_m_tokens"].append(seller.outcome.demand_m_tokens if seller else 0.0)
         h["revenue_usd"].append(self.flows.revenue_usd)
         h["free_cash_flow_usd"].append(self.flows.free_cash_flow_usd)
+        f = self.flows
+        self._running.append(f.revenue_usd - f.serving_cost_usd - f.fixed_cost_usd)
         self.flows = Flows()
 
     def history(self, key: str) -> np.ndarray:
@@ -164,6 +210,46 @@ class Ledger(Component):
     def trailing(self, key: str, days: int) -> float:
         """Sum of a history over the last ``days`` days."""
         return float(self._history[key].view()[-days:].sum()) if days > 0 else 0.0
+
+    def burn_usd_per_day(self) -> float:
+        """Burn kept in reserve, USD a day: ``b = max(f, -mean(revenue - serving - fixed))``
+        over the last :data:`BURN_WINDOW_DAYS` recorded days, ``f`` the fixed cost a day.  So the
+        reserve holds the fixed costs, which are due whatever revenue does, or the operating
+        loss (research aside) when that is larger."""
+        fixed = self.cfg.fixed_cost_usd_per_day
+        days = self._running.view()[-BURN_WINDOW_DAYS:]
+        return max(fixed, -float(days.mean())) if days.size else fixed
+
+    def funds(self) -> Funds:
+        """The firm's funds now (see the class docstring and :class:`Funds`)."""
+        horizon = self.cfg.runway_reserve_days
+        backing = getattr(getattr(self.firm, "financing", None), "backing", None)
+        per_day, left = backing() if backing is not None else (0.0, 0.0)
+        owners = min(left, per_day * horizon) if per_day > 0 and horizon > 0 else 0.0
+        trainer = getattr(self.firm, "trainer", None)
+        return Funds(cash=self.cash, backing=owners, reserve=horizon * self.burn_usd_per_day(),
+                     committed=trainer.committed_usd() if trainer is not None else 0.0)
+
+    def exhausted(self) -> bool:
+        """Cash is negative and neither it nor the owners' backing covers the hole and the
+        reserve (``cash < 0`` and free funds ``< 0``): the firm cannot pay."""
+        return self.cash < 0 and self.funds().free < 0
+
+    def affordable(self, wanted: float, unit_cost: float, what: str) -> float:
+        """How much of ``wanted`` units at ``unit_cost`` USD each the free funds pay for: all of
+        it if they do (or it costs nothing), else ``max(F, 0) / unit_cost`` (0 if that is below
+        one unit), logged as ``unfunded``."""
+        if wanted <= 0 or unit_cost <= 0:
+            return max(wanted, 0.0)
+        free = self.funds().free
+        if wanted * unit_cost <= free:
+            return wanted
+        can = max(free, 0.0) / unit_cost
+        can = can if can >= 1.0 else 0.0
+        self.firm.model.log(self.firm, "unfunded",
+                            f"{what}: {wanted:.4g} wanted, {can:.4g} funded (free funds "
+                            f"{free:,.0f} USD)", free)
+        return can
 
 
 # ----------------------------------------------------------------------------- GPUs
@@ -184,7 +270,9 @@ class GpuFleet(Component):
     """H100-equivalent GPUs: a serving pool (a SimPy ``Container``), GPUs held by training runs,
     and orders on their way.
 
-    Orders are paid at ``gpu_price_usd`` each and join the serving pool ``gpu_lead_days`` later.
+    Orders are paid at ``gpu_price_usd`` each and join the serving pool ``gpu_lead_days`` later;
+    the capacity rule's order is cut to what the firm's free funds pay for
+    (:meth:`Ledger.affordable`).
     Each day a fraction ``1 - (1 - d)^(1/365)`` of serving and training GPUs is retired and
     charged to depreciation at ``gpu_price_usd`` each.  Operating a GPU costs
     ``cost_per_gpu_hour_usd`` an hour while it serves or trains.
@@ -230,6 +318,7 @@ class GpuFleet(Component):
         while True:
             yield firm.env.timeout(self.rule.review_days)
             n = self.rule.order(firm.view(), firm.context("capacity"))
+            n = firm.ledger.affordable(n, self.cfg.gpu_price_usd, "GPU order")
             if n > 0:
                 self.order(n)
 
@@ -444,7 +533,11 @@ class Trainer(Component):
     is answered ``lag_days`` later by ``rule.answer``: the run under way is released early (its
     GPUs return to serving and no further day of it is booked), boosted with more GPUs and
     released once its progress reaches the answer's mark, or a run is started at once.
-    """
+
+    A planned run of ``g`` GPUs for ``k`` days costs ``g * 24 * cost_per_gpu_hour * k``; it is cut
+    to the GPUs the firm's free funds pay for (:meth:`Ledger.affordable`), and not started if
+    they pay for less than one (the rule is asked again after ``max(gap_days, 1)`` days).  Until
+    it ends, the cost of its remaining days is committed (:meth:`committed_usd`)."""
 
     role = "trainer"
     rule_kind = "research"
@@ -468,6 +561,16 @@ class Trainer(Component):
         self._end: simpy.Event | None = None  # fired to end the run under way now
         self._wake: simpy.Event | None = None  # fired to start a run now (between runs)
         self._next: tuple[float, float] | None = None  # the run an answer starts
+        self.run_end = -math.inf
+        self.pending_usd = 0.0  # a funded run waiting for its GPUs
+
+    def committed_usd(self) -> float:
+        """Cost of the rest of the run under way, USD:
+        ``gpus_training * 24 * cost_per_gpu_hour * max(0, run_end - now)``, or the whole cost
+        of a funded run still waiting for its GPUs."""
+        fleet = self.firm.fleet
+        left = max(0.0, self.run_end - self.firm.env.now)
+        return self.pending_usd + fleet.training * 24.0 * fleet.cfg.cost_per_gpu_hour_usd * left
 
     def start(self) -> None:
         self.served_compute = self.firm.model.technology.compute_for(self.firm.seller.quality)
@@ -511,20 +614,26 @@ class Trainer(Component):
             plan, self._next = self._next, None
             if plan is None:
                 plan = rule.plan(firm.view(), ctx)
+            if plan is not None:  # a run must be paid for: cut to what the free funds cover
+                gpus, days = plan
+                per_gpu = 24.0 * fleet.cfg.cost_per_gpu_hour_usd * days
+                gpus = firm.ledger.affordable(gpus, per_gpu, f"training run of {days:g} days")
+                plan = None if gpus <= 0 else (gpus, days)
             if plan is None:
                 wait = rule.wait(firm.view(), ctx)
                 if not math.isfinite(wait) and not self.answers:
                     return
                 yield from self._between(wait if wait > 0 else 1.0)
                 continue
-            gpus, days = plan
+            self.pending_usd = gpus * per_gpu
             request = fleet.pool.get(gpus)
             try:
                 yield request
             except simpy.Interrupt:
                 request.cancel()
                 raise
-            fleet.training, self.run_compute = gpus, 0.0
+            fleet.training, self.run_compute, self.pending_usd = gpus, 0.0, 0.0
+            self.run_end = env.now + days
             self._run = (env.now, days, self.planned_compute(gpus, env.now, days))
             self._end, self._due = env.event(), None
             firm.model.log(firm, "training_start", f"{gpus:.0f} GPUs for {days:g} days", gpus)
@@ -538,6 +647,7 @@ class Trainer(Component):
             quality = self.quality_of(self.run_compute)
             fleet.pool.put(fleet.training)
             fleet.training, self._run, self._end, self._due = 0.0, None, None, None
+            self.run_end = env.now
             if quality > seller.quality:
                 how = f" (early: {self._end_reason})" if early else ""
                 firm.model.log(firm, "release",
@@ -656,7 +766,9 @@ class VentureFunding(Component):
     ``score = clip(log(R_30 / R_prev30), -2, 2) + (quality - outside quality) / 100``, ``R`` is
     revenue, and the momentum term is 0 until the lab has 60 days of history.  A closed round
     raises ``min(max_round_usd, max(min_round_usd, revenue_multiple * 365/30 * R_30))``.
-    The lab exits when its cash is negative and no round is under way.
+    A round is not money committed until it closes, so a lab's backing is 0
+    (:meth:`backing`) and its free funds are its cash less its reserve.  The lab exits when it
+    is exhausted (its cash is negative, :meth:`Ledger.exhausted`) and no round is under way.
     """
 
     role = "financing"
@@ -678,6 +790,10 @@ class VentureFunding(Component):
         self.raising = False
         self.next_raise = firm.env.now
         self.rng = firm.seeds.generator("funding")
+
+    def backing(self) -> tuple[float, float]:
+        """``(0, 0)``: investors commit nothing before a round closes."""
+        return 0.0, 0.0
 
     def runway_days(self) -> float:
         """Days of cash left at the trailing 90-day burn rate (inf when not burning)."""
@@ -705,7 +821,7 @@ class VentureFunding(Component):
                 and self.runway_days() < fu.raise_below_runway_days):
             self.raising = True
             firm.process(self._round())
-        if firm.ledger.cash < 0 and not self.raising:
+        if not self.raising and firm.ledger.exhausted():
             firm.exit("cash ran out and no funding round is open")
 
     def _round(self):
@@ -730,14 +846,20 @@ class VentureFunding(Component):
 
 
 class ParentSubsidy(Component):
-    """A tech giant's parent funds the AI division's daily operating cash losses from a budget.
+    """A tech giant's parent funds the AI division's cash shortfall from a budget.
 
-    Each day it pays ``subsidy = min(cap, left, max(0, -(revenue - serving - training -
-    fixed)))``, with ``cap = subsidy_usd_per_day`` and ``left`` what remains of
-    ``subsidy_budget_usd`` (no total limit when null).  After ``withdraw_after_loss_days``
-    consecutive days of operating loss the parent withdraws: it pays nothing more.  The division
-    is closed (exits) when its cash goes negative.  What the parent will still put in is the
-    division's *backing* (:meth:`backing`), which a ``predate`` rule reads as its war chest.
+    The division's shortfall is what it has spent beyond what it earned and the parent has not
+    yet covered: each day ``owed' = owed - (revenue - serving - training - fixed - capex)``, the
+    day's operating loss *and* GPU orders; a surplus day pays the shortfall down.  The parent pays
+    ``subsidy = min(cap, left, max(0, owed'))`` and ``owed = max(0, owed' - subsidy)``, with
+    ``cap = subsidy_usd_per_day`` and ``left`` what remains of ``subsidy_budget_usd`` (no total
+    limit when null): a shortfall bigger than a day's cap (a large GPU order) is paid over the
+    following days.  After ``withdraw_after_loss_days`` consecutive days of operating loss the
+    parent withdraws: it pays nothing more.  What the parent will still put in is the
+    division's *backing* (:meth:`backing`): its free funds count ``min(left, cap * H)`` of it
+    (:meth:`Ledger.funds`), and a ``predate`` rule reads it as its war chest.  The division is
+    closed (exits) when it is exhausted: its cash is negative and its free funds too
+    (:meth:`Ledger.exhausted`).
     """
 
     role = "financing"
@@ -745,7 +867,8 @@ class ParentSubsidy(Component):
     @dataclasses.dataclass
     class Config:
         subsidy_usd_per_day: float = param(0.0, 0, 1e12, unit="USD/day",
-                                           doc="most of a day's operating loss the parent covers")
+                                           doc="most of the division's cash shortfall (losses "
+                                               "and GPU orders) the parent covers a day")
         subsidy_budget_usd: float | None = param(None, 0, 1e15, unit="USD",
                                                  doc="most the parent pays in all (null: no "
                                                      "limit)")
@@ -756,6 +879,7 @@ class ParentSubsidy(Component):
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
         self.paid = 0.0
+        self.owed = 0.0
         self.loss_days = 0
         self.withdrawn = False
 
@@ -770,8 +894,10 @@ class ParentSubsidy(Component):
     def after_book(self, operating_cash: float) -> None:
         firm = self.firm
         self.loss_days = self.loss_days + 1 if operating_cash < 0 else 0
+        owed = self.owed - (operating_cash - firm.ledger.flows.capex_usd)
         per_day, left = self.backing()
-        subsidy = min(per_day, left, max(0.0, -operating_cash))
+        subsidy = min(per_day, left, max(0.0, owed))
+        self.owed = max(0.0, owed - subsidy)
         if subsidy > 0:
             firm.ledger.book("subsidy_usd", subsidy)
             self.paid += subsidy
@@ -787,5 +913,5 @@ class ParentSubsidy(Component):
                            f"after {self.loss_days} days of operating losses", self.paid)
 
     def after_day(self) -> None:
-        if self.firm.ledger.cash < 0:
+        if self.firm.ledger.exhausted():
             self.firm.exit("parent closed the loss-making AI division")

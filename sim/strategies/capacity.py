@@ -1,7 +1,9 @@
 """Capacity rules: GPU orders.  ``rule.order(me, ctx)`` (``me`` a :class:`sim.views.FirmView`)
 returns how many GPUs to order now;
 the firm pays ``gpu_price_usd`` each on ordering and receives them ``gpu_lead_days`` later.
-``rule.review_days`` is the interval between decisions."""
+``rule.review_days`` is the interval between decisions.  A rule says what the firm wants; the
+firm orders what its free funds pay for (:meth:`sim.firms.components.Ledger.affordable`), so
+every rule is bound by the same budget."""
 
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ class Forecast(CapacityRule):
     last 7 days and ``d0`` the mean over the 7 days ``window_days`` earlier, daily growth is
     ``g = (d1/d0)^(1/window_days)`` clipped to ``[1 - max_growth, 1 + max_growth]``; forecast
     demand at arrival is ``d1 * g^lead``.  GPUs needed: ``forecast * (1 + headroom) / (tokens per
-    GPU-hour * 24)``; the order is that less the serving pool and GPUs on order, capped so that it
-    costs at most ``max_cash_share`` of cash.
+    GPU-hour * 24)``; the order is that less the serving pool and GPUs on order (the firm then
+    cuts it to its free funds).
     """
 
     @dataclasses.dataclass
@@ -46,7 +48,6 @@ class Forecast(CapacityRule):
         review_days: float = param(30.0, 0.0, 3650.0, lo_open=True, doc="days between orders")
         window_days: int = param(30, 7, 365, doc="look-back for the growth estimate")
         max_growth: float = param(0.005, 0.0, 1.0, doc="cap on daily demand growth")
-        max_cash_share: float = param(0.5, 0.0, 1.0, doc="share of cash an order may spend")
 
     @property
     def review_days(self):
@@ -70,8 +71,4 @@ class Forecast(CapacityRule):
         p = self.params
         need = self.forecast(me) * (1.0 + p.headroom) / (me.tokens_per_gpu_hour * 24.0)
         gap = need - me.gpus_serving - me.gpus_on_order
-        if gap <= 0:
-            return 0.0
-        price = me.gpu_price_usd
-        affordable = p.max_cash_share * max(me.cash, 0.0) / price if price > 0 else gap
-        return float(min(gap, affordable))
+        return float(gap) if gap > 0 else 0.0
