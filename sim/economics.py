@@ -420,6 +420,38 @@ def _capacity_of(market: SegmentMarket, i: int, capacity) -> float:
     return float(capacity)
 
 
+def _maxima(pg: np.ndarray, f: np.ndarray, foc, lo: float, hi: float) -> list[float]:
+    """Local maxima of profit on the bracket ``[lo, hi]`` from ``pi'`` on its grid ``pg``
+    (values ``f``): each sign change from ``+`` to ``-`` refined by Brent's method on ``foc``."""
+    maxima = [lo] if f[0] <= 0 else []
+    for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
+        maxima.append(pg[k + 1] if f[k + 1] == 0 else
+                      optimize.brentq(foc, pg[k], pg[k + 1],
+                                      xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
+    if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
+        maxima.append(hi)
+    return maxima
+
+
+def _capped(p_u: float, maxima: list[float], c: float, cap: float, demand, profit) -> float:
+    """The best price against capacity ``cap`` given the uncapped optimum ``p_u`` and the
+    uncapped local maxima (see :func:`best_response`): ``p_u`` if its demand fits, else the
+    better of the price ``p_K`` that fills capacity and any local maximum above it."""
+    if not np.isfinite(cap) or cap <= 0 or demand(p_u) <= cap:
+        return p_u
+    top = c + 2.0 * (p_u - c)
+    for _ in range(2000):
+        if demand(top) < cap:
+            break
+        top = c + 2.0 * (top - c)
+    p_k = float(optimize.brentq(lambda p: demand(p) - cap, p_u, top,
+                                xtol=1e-14 * max(abs(top), 1e-3)))
+    above = [(profit(p), p) for p in maxima if p > p_k]
+    if above and max(above)[0] > profit(p_k):
+        return float(max(above)[1])
+    return p_k
+
+
 def best_response(market: SegmentMarket, prices, i: int, capacity=None,
                   rival_log_term: np.ndarray | None = None, grid: int = 48) -> float:
     """Firm ``i``'s profit-maximising price against its rivals' ``prices``.
@@ -503,37 +535,10 @@ def best_response(market: SegmentMarket, prices, i: int, capacity=None,
         ar *= (c - pg)[None, :]
         ar += 1.0
         e *= ar
-        f = big_m @ e
-        maxima = [lo] if f[0] <= 0 else []
-        for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
-            maxima.append(pg[k + 1] if f[k + 1] == 0 else
-                          optimize.brentq(foc, pg[k], pg[k + 1],
-                                          xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
-        if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
-            maxima.append(hi)
-    values = [profit(p) for p in maxima]
-    best = int(np.argmax(values))
-    p_u = float(maxima[best])
-
-    cap = _capacity_of(market, i, capacity)
-    if not np.isfinite(cap) or cap <= 0:
-        return p_u
-
-    def excess(p):
-        return float(big_m @ expit(base - a * p)) - cap
-
-    if excess(p_u) <= 0:
-        return p_u
-    top = c + 2.0 * (p_u - c)
-    for _ in range(2000):
-        if excess(top) < 0:
-            break
-        top = c + 2.0 * (top - c)
-    p_k = float(optimize.brentq(excess, p_u, top, xtol=1e-14 * max(abs(top), 1e-3)))
-    above = [(profit(p), p) for p in maxima if p > p_k]
-    if above and max(above)[0] > profit(p_k):
-        return float(max(above)[1])
-    return p_k
+        maxima = _maxima(pg, big_m @ e, foc, lo, hi)
+    p_u = float(maxima[int(np.argmax([profit(p) for p in maxima]))])
+    return _capped(p_u, maxima, c, _capacity_of(market, i, capacity),
+                   lambda p: float(big_m @ expit(base - a * p)), profit)
 
 
 def _best_response_elastic(market: SegmentMarket, i: int, c: float, L: np.ndarray, capacity,
@@ -606,31 +611,9 @@ def _best_response_elastic(market: SegmentMarket, i: int, c: float, L: np.ndarra
     else:
         pg = c + (lo - c) * ((hi - c) / (lo - c)) ** _unit_grid(max(int(grid), 2))
         pg[0], pg[-1] = lo, hi
-        f = foc_many(pg)
-        maxima = [lo] if f[0] <= 0 else []
-        for k in np.flatnonzero((f[:-1] > 0) & (f[1:] <= 0)):
-            maxima.append(pg[k + 1] if f[k + 1] == 0 else
-                          optimize.brentq(foc, pg[k], pg[k + 1],
-                                          xtol=1e-14 * max(abs(pg[k + 1]), 1e-3)))
-        if f[-1] > 0:  # pragma: no cover - pi'(max r_j) <= 0 up to round-off
-            maxima.append(hi)
-    values = [profit(p) for p in maxima]
-    p_u = float(maxima[int(np.argmax(values))])
-
-    cap = _capacity_of(market, i, capacity)
-    if not np.isfinite(cap) or cap <= 0 or demand(p_u) <= cap:
-        return p_u
-    top = c + 2.0 * (p_u - c)
-    for _ in range(2000):
-        if demand(top) < cap:
-            break
-        top = c + 2.0 * (top - c)
-    p_k = float(optimize.brentq(lambda p: demand(p) - cap, p_u, top,
-                                xtol=1e-14 * max(abs(top), 1e-3)))
-    above = [(profit(p), p) for p in maxima if p > p_k]
-    if above and max(above)[0] > profit(p_k):
-        return float(max(above)[1])
-    return p_k
+        maxima = _maxima(pg, foc_many(pg), foc, lo, hi)
+    p_u = float(maxima[int(np.argmax([profit(p) for p in maxima]))])
+    return _capped(p_u, maxima, c, _capacity_of(market, i, capacity), demand, profit)
 
 
 def _game(market: SegmentMarket, prices, players, default: np.ndarray):

@@ -263,7 +263,7 @@ class PriceWarModel(mesa.Model):
                                0.0, self.no_purchase_quality, capacities if limits else None,
                                self.usage)
         if n and self.cfg.output.benchmarks:
-            self._benchmark(act, market)
+            self._benchmark(act, market, prices[:n], capacities[:n], limits)
         served = res.served[:n]
         served_total = float(served.sum())
         outside = float(res.served[n]) if frontier else 0.0
@@ -313,16 +313,14 @@ class PriceWarModel(mesa.Model):
         cs, margin = surplus(market, p, players)
         return cs + margin
 
-    def _benchmark(self, act, market: SegmentMarket) -> None:
+    def _benchmark(self, act, market: SegmentMarket, prices: np.ndarray,
+                   capacities: np.ndarray, limits: bool) -> None:
         """Bring the day's Nash and joint-monopoly prices up to date (``output.benchmarks``);
         ``market`` is today's, the firms first and the outside seller last."""
         n = len(act)
-        self.benchmarks.update(tuple(f.name for f in act), market_prices(act),
-                               market.qualities[:n], market.costs[:n],
-                               market.capacities[:n] if market.capacities is not None
-                               else np.array([f.seller.capacity_m_tokens for f in act]),
-                               market.sizes, self.outside_price(), self.outside_quality(),
-                               market.capacities is not None, lambda: market)
+        self.benchmarks.update(tuple(f.name for f in act), prices, market.qualities[:n],
+                               market.costs[:n], capacities, market.sizes, self.outside_price(),
+                               self.outside_quality(), limits, lambda: market)
 
     def _book(self) -> None:
         """Booking step: every firm books its outcome of today's clearing."""
@@ -406,10 +404,6 @@ class _Offer:
 
     def __init__(self, price: float, quality: float):
         self.price, self.quality = float(price), float(quality)
-
-
-def market_prices(act) -> np.ndarray:
-    return np.array([f.seller.price for f in act])
 
 
 def _hhi_with_outside(served: np.ndarray, outside: float) -> float:
