@@ -557,63 +557,21 @@ def _best_response_elastic(market: SegmentMarket, i: int, c: float, L: np.ndarra
     ``(p - c) g(p)`` rise for ``c > -kappa`` and ``eta < 1``; ``1 - s_j`` rises), from 0 at
     ``c`` to infinity, so each segment's term changes sign once, at its own optimum ``r_j``
     (found by bisection), and every maximiser lies in ``[min r_j, max r_j]``: the bracket, grid
-    and capacity logic of :func:`best_response` then apply unchanged.
+    and capacity logic of :func:`best_response` then apply unchanged.  Compiled
+    (:func:`sim.learning.kernels.best_response_elastic`): the roots ``r_j`` by bisection, each
+    local maximum and ``p_K`` by regula falsi (Illinois) to ``1e-14`` relative.
     """
-    usage = market.usage
+    from sim.learning.kernels import best_response_elastic  # compiled; loaded on first use
+
     a, big_m = market.alpha, market.sizes
     base = market.price_free_utilities()[:, i] - L  # v_ij(p) - L_j = base_j - alpha_j P(p)
     live = big_m > 0
     if not live.all() and live.any():
         a, big_m, base = a[live], big_m[live], base[live]
-
-    def parts(p):
-        p = np.asarray(p, dtype=float)
-        x = base[:, None] - a[:, None] * usage.index(p)[None, :]
-        s = expit(np.minimum(x, _EXP_CAP))
-        return s, usage.factor(p), usage.rate(p)
-
-    def foc_many(p):
-        s, g, e = parts(p)
-        h = (p - c)[None, :] * (e[None, :] + a[:, None] * g[None, :] * (1.0 - s))
-        return big_m @ (s * (1.0 - h))
-
-    def foc(p):
-        return float(foc_many(np.array([p]))[0])
-
-    def demand(p):
-        s, g, _ = parts(np.array([p]))
-        return float(g[0] * (big_m @ s[:, 0]))
-
-    def profit(p):
-        return (p - c) * demand(p)
-
-    def h_seg(p):  # (S,) h_j at per-segment prices p
-        s = expit(np.minimum(base - a * usage.index(p), _EXP_CAP))
-        return (p - c) * (usage.rate(p) + a * usage.factor(p) * (1.0 - s))
-
-    lo_b = np.full(a.shape, c)
-    hi_b = c + (1.0 + _w_exp(base - a * usage.index(c) - 1.0)) / a  # the fixed-usage root
-    for _ in range(200):
-        short = h_seg(hi_b) < 1.0
-        if not short.any():
-            break
-        hi_b = np.where(short, c + 2.0 * (hi_b - c), hi_b)
-    for _ in range(200):
-        mid = 0.5 * (lo_b + hi_b)
-        up = h_seg(mid) >= 1.0
-        hi_b, lo_b = np.where(up, mid, hi_b), np.where(up, lo_b, mid)
-        if np.all(hi_b - lo_b <= 1e-10 * np.maximum(np.abs(hi_b), 1e-3)):
-            break  # the bracket need not be tighter: Brent's method refines inside it
-    r = 0.5 * (lo_b + hi_b)
-    lo, hi = float(r.min()), float(r.max())
-    if hi - lo <= 1e-13 * abs(hi):
-        maxima = [lo]
-    else:
-        pg = c + (lo - c) * ((hi - c) / (lo - c)) ** _unit_grid(max(int(grid), 2))
-        pg[0], pg[-1] = lo, hi
-        maxima = _maxima(pg, foc_many(pg), foc, lo, hi)
-    p_u = float(maxima[int(np.argmax([profit(p) for p in maxima]))])
-    return _capped(p_u, maxima, c, _capacity_of(market, i, capacity), demand, profit)
+    return float(best_response_elastic(
+        np.ascontiguousarray(base), np.ascontiguousarray(a), np.ascontiguousarray(big_m), c,
+        market.usage.satiation, market.usage.elasticity, _capacity_of(market, i, capacity),
+        max(int(grid), 2)))
 
 
 def _game(market: SegmentMarket, prices, players, default: np.ndarray):
@@ -694,55 +652,73 @@ def _nash_system(base: np.ndarray, market: SegmentMarket, p: np.ndarray, players
 
 def _nash_newton(market: SegmentMarket, p0: np.ndarray, players: np.ndarray, capacity: bool,
                  tol: float) -> np.ndarray | None:
-    """Newton's method on the players' equilibrium conditions (:func:`_nash_system`), with an
-    active set of binding capacities: a player is capped while its slack-capacity demand would
-    exceed its capacity, and released when, capped, its first-order condition says it would
-    rather charge less.  Returns ``None`` when it does not settle (the caller falls back)."""
+    r"""Semismooth Newton's method on the players' Kuhn-Tucker conditions.
+
+    With a capacity ``K_i``, player ``i``'s price is a best response when either its capacity
+    is slack and its first-order condition holds (``D_i < K_i``, ``G_i = 0``), or its capacity
+    binds and it would not rather charge more (``D_i = K_i``, ``G_i <= 0``: lower prices sell
+    no more).  Both cases are the single equation
+
+    .. math::
+
+        \Phi_i(p) = \max\left(\frac{G_i}{C_i}, \frac{D_i - K_i}{K_i}\right) = 0
+
+    (:func:`_nash_system` states ``G_i``, ``C_i`` and ``D_i``; without a capacity
+    ``Phi_i = G_i / C_i``).  ``Phi`` is piecewise smooth, and Newton's method with, in each row,
+    the Jacobian of the larger branch converges to its roots as fast as on a smooth system
+    (semismooth Newton), including at the kinks where a capacity just binds and ``G_i < 0``.
+    Each step is halved until ``max |Phi|`` falls.  Returns ``None`` when it does not settle
+    (the caller falls back on best-response dynamics)."""
     caps = market.capacities[players] if (capacity and market.capacities is not None) \
         else np.full(players.size, np.inf)
     usable = np.isfinite(caps) & (caps > 0)
     p = p0.copy()
     floor = market.costs[players] + 1e-12 * np.maximum(1.0, np.abs(market.costs[players]))
     p[players] = np.maximum(p[players], floor)
-    capped = usable & (segment_demand(market, p)[players] > caps)
     base = market.price_free_utilities()
     from sim.learning.kernels import nash_system  # compiled; loaded on first use
 
     players = players.astype(np.int64)
     caps_k = np.where(np.isfinite(caps), caps, 0.0)
+    safe_caps = np.where(usable, caps_k, 1.0)
+    capped = np.zeros(players.size, bool)
 
     def system(q, capped):
-        return nash_system(base, market.alpha, market.sizes, market.costs, q, players,
-                           capped, caps_k, *_usage_terms(market, q))
+        """``Phi`` at ``q`` and its Jacobian (the branch of each row chosen at ``q``)."""
+        terms = _usage_terms(market, q)
+        out = nash_system(base, market.alpha, market.sizes, market.costs, q, players, capped,
+                          caps_k, *terms)
+        d, g = out[2], out[3]
+        c_i = np.maximum(d / terms[1][players], 1e-300)
+        want = usable & ((d - caps_k) / safe_caps > g / c_i)
+        if np.array_equal(want, capped):
+            return out, want
+        return nash_system(base, market.alpha, market.sizes, market.costs, q, players, want,
+                           caps_k, *terms), want
 
-    for _ in range(players.size + 3):
-        f, jac, d, g = system(p, capped)
-        for _ in range(60):
-            if np.abs(f).max() <= min(tol, 1e-13):  # the conditions hold to round-off
-                break
-            try:
-                step = np.linalg.solve(jac, -f)
-            except np.linalg.LinAlgError:
-                return None
-            t, norm = 1.0, np.abs(f).max()
-            while True:  # damped: halve the step until the residual falls
-                trial = p.copy()
-                trial[players] = np.maximum(p[players] + t * step, floor)
-                result = system(trial, capped)
-                if np.abs(result[0]).max() <= norm or t < 1e-4:
-                    break
-                t *= 0.5
-            moved = np.abs(trial[players] - p[players])
-            p, (f, jac, d, g) = trial, result
-            if np.all(moved <= tol * np.maximum(1.0, np.abs(p[players]))):
-                break
-        else:
-            return None
-        release = capped & (g > 0)  # capped, yet it would sell more at a lower price
-        bind = ~capped & usable & (d > caps * (1.0 + 1e-12))
-        if not release.any() and not bind.any():
+    (f, jac, _, _), capped = system(p, capped)
+    for _ in range(100):
+        norm = np.abs(f).max()
+        if norm <= min(tol, 1e-13):  # the conditions hold to round-off
             return p
-        capped = (capped & ~release) | bind
+        try:
+            step = np.linalg.solve(jac, -f)
+        except np.linalg.LinAlgError:
+            return None
+        t = 1.0
+        while True:  # damped: halve the step until the residual falls
+            trial = p.copy()
+            trial[players] = np.maximum(p[players] + t * step, floor)
+            result, mask = system(trial, capped)
+            if np.abs(result[0]).max() < norm:
+                break
+            if t < 1e-4:  # stuck far from a root: let the caller start elsewhere
+                return None
+            t *= 0.5
+        moved = np.abs(trial[players] - p[players])
+        p, (f, jac, _, _), capped = trial, result, mask
+        if np.all(moved <= tol * np.maximum(1.0, np.abs(p[players]))):
+            return p if np.abs(f).max() <= max(tol, 1e-9) else None
     return None
 
 
@@ -753,10 +729,12 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
 
     A Nash equilibrium is a fixed point ``p = BR(p)`` of the players' best responses
     (:func:`best_response`, capped at the market's capacities if ``capacity``).  It is found by
-    Newton's method on the players' first-order conditions, a capacity that binds replacing its
-    player's condition by ``D_i = K_i`` (:func:`_nash_newton`), from ``prices`` (default
-    ``c + mean_j(1/alpha_j)``).  With ``verify`` the answer is accepted only once a sweep of
-    the robust best responses moves no price by more than ``tol * max(1, |p|)`` (a first-order
+    semismooth Newton's method on the players' Kuhn-Tucker conditions (the first-order
+    condition, or ``D_i = K_i`` where a capacity binds; :func:`_nash_newton`) from ``prices``
+    (default ``c + mean_j(1/alpha_j)``), and when it does not settle from there, from one
+    Gauss-Seidel sweep of best responses later.  With ``verify`` the answer is accepted only
+    once a sweep of the robust best responses moves no price by more than
+    ``tol * max(1, |p|)`` (a first-order
     condition can have several roots when segments differ a lot); otherwise, and whenever
     Newton does not settle, Gauss-Seidel best-response dynamics take over, jumping to the fixed
     point by Powell's hybrid method on ``BR(p) - p`` when they contract slowly.  Raises
@@ -784,7 +762,11 @@ def nash_prices(market: SegmentMarket, prices=None, players=None, capacity: bool
         q[players] = x
         return np.array([best_response(market, q, int(i), capacity=cap) for i in players]) - x
 
-    fast = _nash_newton(market, p, players, cap, tol * 1e-2 if verify else tol)
+    newton_tol = tol * 1e-2 if verify else tol
+    fast = _nash_newton(market, p, players, cap, newton_tol)
+    if fast is None:  # far from the equilibrium: one sweep of best responses brings it near
+        p = sweep(p)
+        fast = _nash_newton(market, p, players, cap, newton_tol)
     if fast is not None:
         if not verify:
             return fast[players]

@@ -557,3 +557,78 @@ def test_compiled_nash_system_equals_the_numpy_statement_and_its_jacobian(usage)
         sd = econ._nash_system(base, market, down, players, capped, caps)
         fd = np.array([su[2][0] - sd[2][0], su[3][1] - sd[3][1]]) / (2 * h)
         np.testing.assert_allclose(got[1][:, col] * scale, fd, rtol=1e-5, atol=1e-9)
+
+
+def _elastic_market(seed, segments, capacities=None):
+    rng = np.random.default_rng(seed)
+    usage = Usage(rng.uniform(0.1, 0.9), rng.uniform(0.02, 1.0))
+    sizes = rng.lognormal(0.0, 1.0, segments) * 1e3
+    return econ.SegmentMarket(
+        qualities=rng.uniform(1250.0, 1300.0, 3), costs=rng.uniform(0.05, 0.5, 3), sizes=sizes,
+        alpha=rng.lognormal(np.log(rng.uniform(1.0, 15.0)), 0.8, segments),
+        theta=rng.lognormal(np.log(0.01), 1.0, segments), outside_price=0.0,
+        outside_quality=rng.uniform(1200.0, 1300.0), capacities=capacities, usage=usage)
+
+
+def _profit_longhand(market, prices, i, cap=np.inf):
+    """``(p_i - c_i) min(D_i, K)`` with ``D_i = g(p_i) sum_j M_j s_ij`` written out."""
+    u = market.usage
+    index = lambda p: u.satiation * ((1 + p / u.satiation) ** (1 - u.elasticity) - 1) \
+        / (1 - u.elasticity)  # noqa: E731
+    v = market.alpha[:, None] * (market.theta[:, None] * (market.qualities[None, :]
+                                                          - market.outside_quality)
+                                 - index(np.asarray(prices))[None, :])
+    s = np.exp(v[:, i]) / (1.0 + np.exp(v).sum(axis=1))
+    d = (1 + prices[i] / u.satiation) ** (-u.elasticity) * (market.sizes @ s)
+    return (prices[i] - market.costs[i]) * min(d, cap)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("segments", [1, 7, 60])
+def test_elastic_best_response_beats_every_price_on_a_fine_grid(seed, segments):
+    """With price-elastic usage the best response earns at least the profit of every price on
+    a 4,000-point grid up to ten times its markup, with and without a capacity that binds."""
+    market = _elastic_market(seed, segments)
+    rng = np.random.default_rng(100 + seed)
+    p = market.costs + rng.uniform(0.0, 2.0, 3)
+    for i in range(3):
+        c = market.costs[i]
+        free = econ.best_response(market, p, i)
+        demand = econ.segment_demand(market, np.where(np.arange(3) == i, free, p))[i]
+        for cap in (np.inf, 0.4 * demand):
+            br = econ.best_response(market, p, i, capacity=cap)
+            grid = c + np.linspace(0.0, 10.0 * (br - c), 4001)
+            best_on_grid = max(_profit_longhand(market, np.where(np.arange(3) == i, x, p), i,
+                                                cap) for x in grid)
+            at_br = _profit_longhand(market, np.where(np.arange(3) == i, br, p), i, cap)
+            assert at_br >= best_on_grid * (1 - 1e-12)
+            if np.isfinite(cap):  # the capacity binds: the price sells exactly K
+                assert br > free
+                assert econ.segment_demand(market, np.where(np.arange(3) == i, br, p))[i] == \
+                    pytest.approx(cap, rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_newton_solves_equilibria_where_every_capacity_just_binds(seed):
+    """Capacities set below the uncapped equilibrium's demand give an equilibrium in which each
+    firm sells exactly its capacity and would rather charge less if it could sell more (a kink
+    of its profit).  Newton's method on the Kuhn-Tucker conditions reaches it (it does not fall
+    back on best-response dynamics) from the uncapped equilibrium, where every capacity is
+    exceeded, and from just above it, where none binds yet; it is a fixed point of the capped
+    best responses."""
+    base = _elastic_market(seed, 40)
+    free = econ.nash_prices(base, None)
+    caps = 0.7 * econ.segment_demand(base, free)
+    market = econ.SegmentMarket(base.qualities, base.costs, base.sizes, base.alpha, base.theta,
+                                base.outside_price, base.outside_quality, caps, base.usage)
+    players = np.arange(3)
+    p = econ._nash_newton(market, free, players, True, 1e-10)
+    assert p is not None
+    np.testing.assert_allclose(econ.segment_demand(market, p), caps, rtol=1e-9)
+    for i in range(3):
+        assert econ.best_response(market, p, i, capacity=True) == pytest.approx(p[i], rel=1e-9)
+    for above in (1.005, 1.05):
+        assert np.all(econ.segment_demand(market, above * p) < caps)
+        again = econ._nash_newton(market, above * p, players, True, 1e-10)
+        assert again is not None
+        np.testing.assert_allclose(again, p, rtol=1e-9)
