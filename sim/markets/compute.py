@@ -62,6 +62,12 @@ Example: asks ``(1, 10)``, ``(2, 10)``, ``(3, 10)`` against a bid ``(2.5, 15)`` 
 The allocation is a function of the set of orders: ties in the sort are broken by volume, so
 permuting the inputs permutes ``sold`` and ``bought`` and leaves every other result bit for bit
 unchanged.
+
+Volumes are summed in floating point (cumulative sums along each curve).  The statements above
+hold as long as no order is lost in those sums, i.e. every positive volume exceeds the rounding
+error of the running total it is added to (about ``1e-16`` of it).  An order below that can be
+left unmatched against a crossing order, and in the extreme ``low > high``; rescale volumes
+that span more than about fifteen orders of magnitude.
 """
 
 from __future__ import annotations
