@@ -476,6 +476,6 @@ def path_from_points(days, points: Mapping | Iterable) -> np.ndarray:
     order = np.argsort(xs, kind="stable")
     xs, ys = xs[order], ys[order]
     if (np.diff(xs) == 0).any():
-        raise ValueError(f"points day {xs[1:][np.diff(xs) == 0][0]!r}: appears twice")
+        raise ValueError(f"points day {float(xs[1:][np.diff(xs) == 0][0])!r}: appears twice")
     return np.interp(np.arange(n + 1, dtype=float), xs, ys)
 
