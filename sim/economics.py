@@ -77,6 +77,8 @@ __all__ = [
     "demand_jacobian",
     "efficient_prices",
     "surplus",
+    "surplus_and_demand",
+    "demand_state",
 ]
 
 
@@ -976,13 +978,38 @@ def demand_jacobian(market: SegmentMarket, prices) -> np.ndarray:
     return x
 
 
+def surplus_and_demand(market: SegmentMarket, prices) -> tuple[float, np.ndarray]:
+    """``(consumer surplus, first-round demand D (n,))`` at ``prices`` without rationing, from
+    one evaluation of the utilities: ``CS = sum_j (M_j / alpha_j) ln(1 + sum_k exp(v_kj))`` USD
+    a day and ``D_i = g(p_i) sum_j M_j s_ij`` (:func:`segment_demand`)."""
+    prices = _vec(prices)
+    v = market.utilities(prices)
+    cs = float((market.sizes / market.alpha) @ log_inclusive(v))
+    shares, _ = choice_probabilities(v)
+    return cs, market.usage.factor(prices) * (market.sizes @ shares)
+
+
+def demand_state(market: SegmentMarket, prices, base: np.ndarray | None = None):
+    """``(CS, D, dD/dp)`` at ``prices``: :func:`surplus_and_demand` and
+    :func:`demand_jacobian` in one compiled pass over the segments
+    (:func:`sim.learning.kernels.demand_state`); ``base`` is
+    :meth:`SegmentMarket.price_free_utilities`, computed if not given."""
+    from sim.learning.kernels import demand_state as kernel  # compiled; loaded on first use
+
+    prices = _vec(prices)
+    index, factor, e, _ = _usage_terms(market, prices)
+    if base is None:
+        base = market.price_free_utilities()
+    cs, d, jac = kernel(base, market.alpha, market.sizes, index, factor, e)
+    return float(cs), d, jac
+
+
 def surplus(market: SegmentMarket, prices, players=None) -> tuple[float, float]:
     """``(consumer surplus, the players' summed margin sum_i (p_i - c_i) D_i)`` at ``prices``
-    without rationing, USD a day: ``CS = sum_j (M_j / alpha_j) ln(1 + sum_k exp(v_kj))``."""
+    without rationing, USD a day (:func:`surplus_and_demand`)."""
     prices = _vec(prices)
     players = np.arange(market.n) if players is None else np.asarray(players)
-    cs = float((market.sizes / market.alpha) @ log_inclusive(market.utilities(prices)))
-    d = segment_demand(market, prices)
+    cs, d = surplus_and_demand(market, prices)
     return cs, float(((prices - market.costs)[players] * d[players]).sum())
 
 
@@ -1017,8 +1044,9 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         start = _vec(start)
         capped = start > costs
         p[players] = np.where(capped, start, costs)
+    base = market.price_free_utilities()
     for _ in range(2 * players.size + 2):
-        d = segment_demand(market, p)[players]
+        d = demand_state(market, p, base)[1][players]
         over = ~capped & (d > caps * (1.0 + 1e-12))
         low = capped & (p[players] < costs)
         if not over.any() and not low.any():
@@ -1027,11 +1055,11 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         p[players[~capped]] = costs[~capped]
         idx = players[capped]
         for _ in range(100):
-            f = segment_demand(market, p)[idx] - caps[capped]
+            _, d, jac = demand_state(market, p, base)
+            f = d[idx] - caps[capped]
             if np.all(np.abs(f) <= tol * np.maximum(caps[capped], 1e-300)):
                 break
-            jac = demand_jacobian(market, p)[np.ix_(idx, idx)]
-            step = np.linalg.solve(jac, -f)
+            step = np.linalg.solve(jac[np.ix_(idx, idx)], -f)
             t = 1.0
             while True:  # keep the index finite: halve steps that would go below -kappa
                 trial = p.copy()

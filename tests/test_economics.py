@@ -632,3 +632,33 @@ def test_newton_solves_equilibria_where_every_capacity_just_binds(seed):
         again = econ._nash_newton(market, above * p, players, True, 1e-10)
         assert again is not None
         np.testing.assert_allclose(again, p, rtol=1e-9)
+
+
+@pytest.mark.parametrize("usage", [Usage(), Usage(0.6, 0.5)], ids=["fixed", "elastic"])
+def test_compiled_demand_state_equals_surplus_demand_and_jacobian(usage):
+    """The one-pass kernel gives the consumer surplus, demand and demand Jacobian of the numpy
+    statements, and the Jacobian is the derivative of the demand (central differences)."""
+    market = _elastic_market(11, 30)
+    market = econ.SegmentMarket(market.qualities, market.costs, market.sizes, market.alpha,
+                                market.theta, 0.0, market.outside_quality, usage=usage)
+    p = market.costs + np.array([0.3, 0.7, 1.1])
+    cs, d, jac = econ.demand_state(market, p)
+    want_cs, want_d = econ.surplus_and_demand(market, p)
+    assert cs == pytest.approx(want_cs, rel=1e-12)
+    np.testing.assert_allclose(d, want_d, rtol=1e-12)
+    np.testing.assert_allclose(d, econ.segment_demand(market, p), rtol=1e-12)
+    np.testing.assert_allclose(jac, econ.demand_jacobian(market, p), rtol=1e-12)
+    for k in range(3):
+        h = 1e-6
+        up, down = p.copy(), p.copy()
+        up[k] += h
+        down[k] -= h
+        fd = (econ.segment_demand(market, up) - econ.segment_demand(market, down)) / (2 * h)
+        np.testing.assert_allclose(jac[:, k], fd, rtol=1e-6)
+    # Roy's identity: dCS/dp_k = -D_k.
+    for k in range(3):
+        up, down = p.copy(), p.copy()
+        up[k] += 1e-6
+        down[k] -= 1e-6
+        dcs = (econ.demand_state(market, up)[0] - econ.demand_state(market, down)[0]) / 2e-6
+        assert dcs == pytest.approx(-d[k], rel=1e-6)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["best_response_elastic", "nash_system"]
+__all__ = ["best_response_elastic", "demand_state", "nash_system"]
 
 
 @njit(cache=True)
@@ -248,3 +248,49 @@ def best_response_elastic(base, alpha, sizes, c, kappa, eta, cap, grid):
             if v > best:
                 best, best_p = v, maxima[k]
     return best_p
+
+
+@njit(cache=True)
+def demand_state(base, alpha, sizes, index, factor, rate):
+    """Consumer surplus, first-round demand and its Jacobian at one price vector, in one pass
+    over the segments (:func:`sim.economics.surplus_and_demand`,
+    :func:`sim.economics.demand_jacobian` state the formulas).  ``base`` (S, n) is the
+    price-free part of the utilities, ``v_ij = base_ij - alpha_j P(p_i)``; ``index``,
+    ``factor`` and ``rate`` are ``P(p_i)``, ``g(p_i)`` and ``e_i`` per seller.
+    Returns ``(cs, D, dD/dp)``."""
+    n_seg, n = base.shape
+    s = np.empty(n)
+    c = np.zeros(n)
+    own = np.zeros(n)
+    cross = np.zeros((n, n))
+    cs = 0.0
+    for j in range(n_seg):
+        a = alpha[j]
+        top = 0.0
+        for i in range(n):
+            s[i] = base[j, i] - a * index[i]
+            if s[i] > top:
+                top = s[i]
+        total = math.exp(-top)
+        for i in range(n):
+            s[i] = math.exp(s[i] - top)
+            total += s[i]
+        cs += sizes[j] / a * (top + math.log(total))
+        w = sizes[j] * a
+        for i in range(n):
+            s[i] /= total
+            c[i] += sizes[j] * s[i]
+            own[i] += w * s[i] * (1.0 - s[i])
+            for k in range(i):
+                cross[i, k] += w * s[i] * s[k]
+    d = np.empty(n)
+    jac = np.empty((n, n))
+    for i in range(n):
+        d[i] = factor[i] * c[i]
+    for i in range(n):
+        jac[i, i] = -(rate[i] * d[i] + factor[i] * factor[i] * own[i])
+        for k in range(i):
+            x = factor[i] * factor[k] * cross[i, k]
+            jac[i, k] = x
+            jac[k, i] = x
+    return cs, d, jac

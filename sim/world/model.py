@@ -25,12 +25,11 @@ from sim.config.schema import Config
 from sim.core.rng import SeedTree
 from sim.economics import (
     SegmentMarket,
+    demand_state,
     efficient_prices,
     elasticities,
     hhi,
     lerner,
-    segment_demand,
-    surplus,
 )
 from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
@@ -302,16 +301,17 @@ class PriceWarModel(mesa.Model):
         capacity binds at the price that fills it (:func:`sim.economics.efficient_prices`),
         today's qualities and capacities, the outside seller at its price."""
         p = prices.copy()
-        players = np.arange(n)
         p[:n] = market.costs[:n]
-        if n and market.capacities is not None and np.any(
-                segment_demand(market, p)[:n] > market.capacities[:n]):
+        cs, demand, _ = demand_state(market, p)  # at cost every margin is zero
+        if n and market.capacities is not None and np.any(demand[:n] > market.capacities[:n]):
             names = tuple(f.name for f in self.active)
             start = self._efficient_last[1] if self._efficient_last[0] == names else None
+            players = np.arange(n)
             p[:n] = efficient_prices(market, p, players, start=start)
             self._efficient_last = (names, p[:n].copy())
-        cs, margin = surplus(market, p, players)
-        return cs + margin
+            cs, demand, _ = demand_state(market, p)
+            return cs + float((p - market.costs)[:n] @ demand[:n])
+        return cs
 
     def _benchmark(self, act, market: SegmentMarket, prices: np.ndarray,
                    capacities: np.ndarray, limits: bool) -> None:
