@@ -27,6 +27,10 @@ Groups and the benchmark lines they print (see benchmarks/README.md):
   PNGs) on the default scenario's result; ``process_seconds``: the whole ``python -m sim`` process,
   once with ``output.figures=true`` and once ``false``; ``figures_share_of_process``: the
   difference over the time with figures.
+* ``benchmarks``: ``benchmarks_on_vs_off``: the whole ``python -m sim output.figures=false``
+  process with ``output.benchmarks=true`` over the same with ``false`` (medians, wall; CPU time
+  and the in-process ``PriceWarModel(cfg).run()`` ratio beside it), and the benchmarks' solve
+  counts.
 
 Timings use ``time.perf_counter``; each line gives the median and the minimum over its repeats.
 Only JSON goes to stdout; progress goes to stderr.
@@ -524,6 +528,57 @@ def bench_figures(args) -> None:
          in_process_share=s["median_s"] / med[True], repeats=repeats)
 
 
+def _cli_cpu_seconds(extra: list[str], cwd: str) -> tuple[float, float]:
+    """``(wall, CPU)`` seconds of one ``python -m sim`` process; CPU is its user + system time
+    (steadier than wall time when other work shares the machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _cli_seconds(extra, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_benchmarks(args) -> None:
+    """The default run with its Nash and joint-monopoly benchmarks (``output.benchmarks``, on by
+    default) against the same run without them: the whole ``python -m sim output.figures=false``
+    process, and ``PriceWarModel(cfg).run()`` in process (no imports, no files)."""
+    repeats = 3 if args.quick else 5
+    base = default_config()
+    cfgs = {on: sim.validate(dataclasses.replace(
+        base, output=dataclasses.replace(base.output, benchmarks=on))) for on in (True, False)}
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    for on in (True, False):
+        time_run(cfgs[on])  # warm-up: imports, the compiled kernels
+    for _ in range(repeats):  # interleaved, so drift hits both alike
+        for on in (True, False):
+            wall, model, _ = time_run(cfgs[on])
+            runs[on].append(wall)
+            if on:
+                solves = dict(model.benchmarks.solves)
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    cpus: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        _cli_seconds(["output.figures=false"], tmp)  # warm-up: numba cache, page cache
+        for _ in range(repeats):
+            for on in (True, False):
+                wall, cpu = _cli_cpu_seconds(["output.figures=false",
+                                              f"output.benchmarks={str(on).lower()}"], tmp)
+                walls[on].append(wall)
+                cpus[on].append(cpu)
+    med = {on: statistics.median(w) for on, w in walls.items()}
+    cpu = {on: statistics.median(c) for on, c in cpus.items()}
+    run = {on: statistics.median(r) for on, r in runs.items()}
+    log(f"benchmarks: process on {med[True]:.3f} s, off {med[False]:.3f} s; in process on "
+        f"{run[True]:.3f} s, off {run[False]:.3f} s; solves {solves}")
+    emit("benchmarks_on_vs_off", med[True] / med[False], "x",
+         command="python -m sim output.figures=false output.benchmarks=true|false",
+         on_s=med[True], off_s=med[False], on=stats(walls[True]), off=stats(walls[False]),
+         cpu_on_s=cpu[True], cpu_off_s=cpu[False], cpu_ratio=cpu[True] / cpu[False],
+         in_process_on_s=run[True], in_process_off_s=run[False],
+         in_process_ratio=run[True] / run[False], solves=solves, days=base.horizon_days,
+         scenario=base.name, repeats=repeats, target=1.25,
+         within_target=med[True] / med[False] <= 1.25)
+
+
 GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
     "default": (bench_default,
                 ["default_days_per_second", "default_run_seconds", "default_tables_seconds"]),
@@ -538,6 +593,7 @@ GROUPS: dict[str, tuple[Callable[[Any], None], list[str]]] = {
                            "qlearning_compiled_vs_batched_ratio"]),
     "figures": (bench_figures,
                 ["figures_standard_seconds", "process_seconds", "figures_share_of_process"]),
+    "benchmarks": (bench_benchmarks, ["benchmarks_on_vs_off"]),
 }
 
 

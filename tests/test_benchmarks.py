@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim
@@ -57,10 +58,20 @@ def test_each_days_nash_price_solves_that_days_capped_market():
     assert exact_days >= 5
 
 
-def test_benchmarks_are_off_by_default():
-    r = sim.run(["horizon_days=10"])
-    assert r.firms["nash_price_usd_per_m"].isna().all()
-    assert r.summary["firms"]["lab"]["mean_price_over_nash"] is None
+def test_benchmarks_are_on_by_default_and_can_be_turned_off():
+    on = sim.run(["horizon_days=10"])
+    assert on.firms["nash_price_usd_per_m"].notna().all()
+    ratio = (on.firms["price_usd_per_m"] / on.firms["nash_price_usd_per_m"])[
+        on.firms["firm"] == "lab"].mean()
+    assert on.summary["firms"]["lab"]["mean_price_over_nash"] == pytest.approx(ratio, rel=1e-12)
+    off = sim.run(["horizon_days=10", "output.benchmarks=false"])
+    assert off.firms["nash_price_usd_per_m"].isna().all()
+    assert off.summary["firms"]["lab"]["mean_price_over_nash"] is None
+    # The benchmarks only observe: the run itself is the same.
+    cols = [c for c in off.firms.columns if not c.endswith(("nash_price_usd_per_m",
+                                                            "monopoly_price_usd_per_m"))]
+    pd.testing.assert_frame_equal(on.firms[cols], off.firms[cols])
+    pd.testing.assert_frame_equal(on.market, off.market)
 
 
 def test_demand_report_elasticities_diversion_and_lerner():

@@ -1,5 +1,5 @@
-"""Benchmarks beside a run (``output.benchmarks=true``): each day's static Nash and
-joint-monopoly prices, in firms.parquet as ``nash_price_usd_per_m`` and
+"""Benchmarks beside every run (``output.benchmarks``, on by default): each day's static Nash
+and joint-monopoly prices, in firms.parquet as ``nash_price_usd_per_m`` and
 ``monopoly_price_usd_per_m`` (NaN when off).
 
 On every day the token market clears, the active firms' static Bertrand-Nash prices in *that
