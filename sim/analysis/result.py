@@ -107,26 +107,30 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
     per_firm: dict[str, Any] = {}
     for name, rows in firms.groupby("firm", sort=False):
         rows = rows.sort_values("day")
+        entry_price = getattr(cfg.firms[name], "price_usd_per_m", None)
         per_firm[name] = {
             "kind": cfg.firms[name].kind,
             "label": cfg.firms[name].label or name,
             "entry_day": int(rows["day"].iloc[0]),
             "exit_day": exits.get(name),
             "survived": name not in exits,
-            "final_price_usd_per_m": float(rows["price_usd_per_m"].iloc[-1]),
-            "final_quality": float(rows["quality"].iloc[-1]),
-            "final_firm_share": float(final["firm_share"].get(name, 0.0)),
-            "final_token_share": float(final["token_share"].get(name, 0.0)),
             "final_cash_usd": float(rows["cash_usd"].iloc[-1]),
             "revenue_usd": float(rows["revenue_usd"].sum()),
             "operating_profit_usd": float(rows["operating_profit_usd"].sum()),
             "capex_usd": float(rows["capex_usd"].sum()),
             "funding_usd": float(rows["funding_usd"].sum()),
             "subsidy_usd": float(rows["subsidy_usd"].sum()),
+        }
+        if entry_price is None:  # not a token seller (a miner turned host)
+            continue
+        per_firm[name] |= {
+            "final_price_usd_per_m": float(rows["price_usd_per_m"].iloc[-1]),
+            "final_quality": float(rows["quality"].iloc[-1]),
+            "final_firm_share": float(final["firm_share"].get(name, 0.0)),
+            "final_token_share": float(final["token_share"].get(name, 0.0)),
             "served_m_tokens": float(rows["served_m_tokens"].sum()),
             "mean_price_over_nash": _over(rows["price_usd_per_m"], rows["nash_price_usd_per_m"]),
-            "price_cut": _price_cut(cfg.firms[name].price_usd_per_m, rows["price_usd_per_m"],
-                                    rows["day"], start),
+            "price_cut": _price_cut(entry_price, rows["price_usd_per_m"], rows["day"], start),
         }
     summary: dict[str, Any] = {
         "scenario": cfg.name,
@@ -136,14 +140,14 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
         "final_day": last,
         "final": {
             "n_firms": int(final_market["n_firms"].iloc[0]) if len(final_market) else 0,
-            "hhi": hhi(final["firm_share"].to_numpy()) if len(final) else 0.0,
+            "hhi": hhi(final["firm_share"].dropna().to_numpy()) if len(final) else 0.0,
             # The final day's market row (these defaults when no day was recorded).
             **{col: float(final_market[col].iloc[0]) if len(final_market) else default
                for col, default in (("hhi_with_outside", 10_000.0),
                                     ("mean_price_usd_per_m", 0.0),
                                     ("min_price_usd_per_m", 0.0),
                                     ("outside_choice_share", 1.0))},
-            "firm_shares": {k: float(v) for k, v in final["firm_share"].items()},
+            "firm_shares": {k: float(v) for k, v in final["firm_share"].dropna().items()},
         },
         **{f"mean_{col}": float(market[col].mean()) if len(market) else 0.0
            for col in ("hhi", "hhi_with_outside")},

@@ -138,6 +138,15 @@ class Firm(mesa.Agent):
     kind: ClassVar[str] = "firm"
     components: ClassVar[tuple[type[Component], ...]] = ()
     Config: ClassVar[type] = FirmConfig
+    #: The roles a kind may lack are ``None`` on a firm without them (a miner turned host
+    #: has no token seller; a lab has no mining sites).
+    seller: Any = None
+    fleet: Any = None
+    trainer: Any = None
+    financing: Any = None
+    miner: Any = None
+    host: Any = None
+    renter: Any = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

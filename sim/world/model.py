@@ -142,10 +142,17 @@ class PriceWarModel(mesa.Model):
         """``quality_anchor + points_per_decade * log10(C / anchor_gpu_hours)``."""
         return self.technology.trained_quality(effective_gpu_hours)
 
+    @property
+    def token_firms(self) -> list[Firm]:
+        """The active firms that sell tokens (a ``seller`` component), in market order; a
+        firm of another kind (a miner turned host) is active without being in the token
+        market."""
+        return [f for f in self.active if f.seller is not None]
+
     def _sellers(self) -> list:
-        """Today's sellers in market order: the active firms, then the outside seller (if
+        """Today's sellers in market order: the token firms, then the outside seller (if
         ``outside.enabled``), which has no capacity limit."""
-        sellers: list = [f.seller for f in self.active]
+        sellers: list = [f.seller for f in self.token_firms]
         if self.cfg.outside.enabled:
             sellers.append(_Offer(self.outside_price(), self.outside_quality()))
         return sellers
@@ -156,7 +163,7 @@ class PriceWarModel(mesa.Model):
     def view(self, firm: Firm) -> MarketView:
         """The market as ``firm`` sees it now."""
         book = self._book_now()
-        act = self.active
+        act = self.token_firms
         n = len(act)
         frontier = self.cfg.outside.enabled
         return MarketView(
@@ -185,8 +192,11 @@ class PriceWarModel(mesa.Model):
         self.active.append(firm)
         self.firms[name] = firm
         self.book.invalidate()
-        self.log(firm, "entry", f"{fcfg.kind} at {firm.seller.price:.6g} USD/M, quality "
-                 f"{firm.seller.quality:.0f}", firm.seller.price)
+        if firm.seller is not None:
+            self.log(firm, "entry", f"{fcfg.kind} at {firm.seller.price:.6g} USD/M, quality "
+                     f"{firm.seller.quality:.0f}", firm.seller.price)
+        else:
+            self.log(firm, "entry", fcfg.kind)
         return firm
 
     def enter(self, name: str) -> Firm:
@@ -205,10 +215,11 @@ class PriceWarModel(mesa.Model):
         """Tell every active rival that watches ``firm`` about its move (price_change, entry or
         release), and every rival's components that listen (a research rule that answers
         releases); a price change or release also updates the offer book."""
-        if kind != "entry":
+        if kind != "entry" and firm.seller is not None:
             self.book.update(firm.seller, self.day)
         for other in self.active:
-            if other.seller.watches(firm):
+            if other.seller is not None and firm.seller is not None \
+                    and other.seller.watches(firm):
                 other.seller.notify(firm, kind)
             if other is not firm:
                 other.on_rival_move(firm, kind)
@@ -243,7 +254,7 @@ class PriceWarModel(mesa.Model):
     def _clear(self) -> None:
         """Token-market step: clear today's market at the posted offers and capacities, then
         the day's welfare against the efficient benchmark (:meth:`_efficient`)."""
-        act = self.active
+        act = self.token_firms
         n = len(act)
         sizes = self.segments.sizes_at(self.day)
         total = float(sizes.sum())
@@ -304,7 +315,7 @@ class PriceWarModel(mesa.Model):
         p[:n] = market.costs[:n]
         cs, demand, _ = demand_state(market, p)  # at cost every margin is zero
         if n and market.capacities is not None and np.any(demand[:n] > market.capacities[:n]):
-            names = tuple(f.name for f in self.active)
+            names = tuple(f.name for f in self.token_firms)
             start = self._efficient_last[1] if self._efficient_last[0] == names else None
             players = np.arange(n)
             p[:n] = efficient_prices(market, p, players, start=start)
@@ -323,9 +334,11 @@ class PriceWarModel(mesa.Model):
                                self.outside_quality(), limits, lambda: market)
 
     def _book(self) -> None:
-        """Booking step: every firm books its outcome of today's clearing."""
-        for firm, outcome in zip(list(self.active), self._outcomes, strict=True):
-            firm.book_day(outcome)
+        """Booking step: every token firm books its outcome of today's clearing, every other
+        firm its day (outcome ``None``)."""
+        outcomes = dict(zip((f.name for f in self.token_firms), self._outcomes, strict=True))
+        for firm in list(self.active):
+            firm.book_day(outcomes.get(firm.name))
 
     def _depreciate(self) -> None:
         for firm in self.active:
@@ -353,7 +366,7 @@ class PriceWarModel(mesa.Model):
         (:func:`sim.economics.elasticities`, first-round demand, no capacity limits): each
         firm's own-price elasticity, its diversion ratios to every rival and to the outside
         seller, and its Lerner index ``(p - c) / p``."""
-        act = self.active
+        act = self.token_firms
         if not act:
             return {}
         day = max(self.day - 1, 0)

@@ -7,25 +7,37 @@ import operator
 
 __all__ = ["FIRM_REPORTERS", "FIRM_COLUMNS", "MARKET_COLUMNS", "EVENT_COLUMNS"]
 
+
+def _of(role: str, path: str):
+    """Reporter of ``firm.<role>.<path>``, NaN for a firm without that role (a miner turned
+    host has no token seller and no GPU fleet of a lab)."""
+    get = operator.attrgetter(path)
+
+    def report(firm) -> float:
+        part = getattr(firm, role)
+        return float("nan") if part is None else get(part)
+    return report
+
+
 FIRM_REPORTERS = {
     "day": operator.attrgetter("model.day"),
     "firm": operator.attrgetter("name"),
     "kind": operator.attrgetter("kind"),
-    "price_usd_per_m": operator.attrgetter("seller.price"),
-    "marginal_cost_usd_per_m": operator.attrgetter("seller.marginal_cost"),
-    "quality": operator.attrgetter("seller.quality"),
-    "choice_share": operator.attrgetter("seller.outcome.choice_share"),
-    "token_share": operator.attrgetter("seller.outcome.token_share"),
-    "firm_share": operator.attrgetter("seller.outcome.firm_share"),
-    "demand_m_tokens": operator.attrgetter("seller.outcome.demand_m_tokens"),
-    "served_m_tokens": operator.attrgetter("seller.outcome.served_m_tokens"),
-    "rationed_m_tokens": operator.attrgetter("seller.outcome.rationed_m_tokens"),
-    "capacity_m_tokens": operator.attrgetter("seller.outcome.capacity_m_tokens"),
+    "price_usd_per_m": _of("seller", "price"),
+    "marginal_cost_usd_per_m": _of("seller", "marginal_cost"),
+    "quality": _of("seller", "quality"),
+    "choice_share": _of("seller", "outcome.choice_share"),
+    "token_share": _of("seller", "outcome.token_share"),
+    "firm_share": _of("seller", "outcome.firm_share"),
+    "demand_m_tokens": _of("seller", "outcome.demand_m_tokens"),
+    "served_m_tokens": _of("seller", "outcome.served_m_tokens"),
+    "rationed_m_tokens": _of("seller", "outcome.rationed_m_tokens"),
+    "capacity_m_tokens": _of("seller", "outcome.capacity_m_tokens"),
     # The fleet the day's market ran on (before the day's depreciation).
-    "gpus": operator.attrgetter("fleet.day_stock.owned"),
-    "gpus_serving": operator.attrgetter("fleet.day_stock.serving"),
-    "gpus_training": operator.attrgetter("fleet.day_stock.training"),
-    "gpus_on_order": operator.attrgetter("fleet.day_stock.on_order"),
+    "gpus": _of("fleet", "day_stock.owned"),
+    "gpus_serving": _of("fleet", "day_stock.serving"),
+    "gpus_training": _of("fleet", "day_stock.training"),
+    "gpus_on_order": _of("fleet", "day_stock.on_order"),
     "revenue_usd": operator.attrgetter("ledger.flows.revenue_usd"),
     "serving_cost_usd": operator.attrgetter("ledger.flows.serving_cost_usd"),
     "training_cost_usd": operator.attrgetter("ledger.flows.training_cost_usd"),
