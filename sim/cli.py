@@ -239,11 +239,28 @@ def task(cfg: DictConfig) -> None:
         _record_failure(out, err, hc)
         return
     except Exception as err:
+        stop = _signal_under(err)
+        if stop is not None:  # a signal that arrived inside compiled code: stop, not fail
+            raise stop from None
         if not sweeping:
             raise
         _record_failure(out, err, hc)
         return
     _report(result, out, sweeping)
+
+
+def _signal_under(err: BaseException) -> BaseException | None:
+    """The ``KeyboardInterrupt`` or :class:`Terminated` that caused ``err``, if one did.  A
+    signal handled while a compiled kernel boxes its result surfaces as a ``SystemError``
+    ("returned a result with an exception set") whose cause is the interrupt."""
+    seen: set[int] = set()
+    cause = err.__cause__ or err.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt | Terminated):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _record_failure(out: Path, err: BaseException, hc) -> None:

@@ -387,3 +387,23 @@ def test_help_lists_every_kind_and_its_keys_with_ranges():
             for f in comp.Config.__dataclass_fields__:
                 assert f"    {f}" in text, (comp.__name__, f)
     assert "subsidy_budget_usd (a number in [0, 1e+15] or null" in text
+
+
+def test_a_signal_inside_compiled_code_is_a_stop_not_a_failure():
+    """numba turns an interrupt that arrives while a kernel boxes its result into a
+    SystemError caused by the KeyboardInterrupt; the CLI finds the signal under it."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as inner:
+            raise SystemError("returned a result with an exception set") from inner
+    except SystemError as err:
+        assert isinstance(cli._signal_under(err), KeyboardInterrupt)
+    try:
+        try:
+            raise cli.Terminated()
+        except cli.Terminated:
+            raise SystemError("boxing")  # noqa: B904 - the signal as context only
+    except SystemError as err:
+        assert isinstance(cli._signal_under(err), cli.Terminated)
+    assert cli._signal_under(ValueError("plain")) is None
