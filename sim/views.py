@@ -28,7 +28,7 @@ from sim.core.params import day_number
 from sim.economics import SegmentMarket
 from sim.markets.tokens import FIXED, Usage
 
-__all__ = ["MarketView", "FirmView", "RuleContext", "LogTermSource", "readonly"]
+__all__ = ["MarketView", "FirmView", "HostView", "RuleContext", "LogTermSource", "readonly"]
 
 
 def readonly(a: np.ndarray) -> np.ndarray:
@@ -160,6 +160,47 @@ class FirmView:
 
 def _no_log(kind: str, detail: str, value: float = 0.0) -> None:
     pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostView:
+    """A miner turned host's sites as its hosting rule sees them (MW, USD, days).
+
+    Mining: ``hashprice`` and ``hashcost`` in USD per PH/s per day, ``ph_per_mw`` the site's
+    PH/s per MW (``1000 / J/TH``), so a MW mines ``(hashprice - hashcost) * ph_per_mw`` USD a
+    day (:meth:`mining_margin_per_mw_day`).  Hosting: ``gpus_per_mw`` GPUs per MW, each using
+    ``1 / gpus_per_mw`` MWh per GPU-hour at ``power_usd_per_mwh``; ``hosting_price`` the price
+    of a GPU-hour it expects (a contract's price, else the compute market's last price, else the
+    rule's assumption; NaN when it has none).  ``capex_per_mw`` is the cost of converting a MW:
+    the data hall plus its GPUs.
+    """
+
+    name: str
+    hashprice: float
+    hashcost: float
+    ph_per_mw: float
+    power_usd_per_mwh: float
+    gpus_per_mw: float
+    capex_per_mw: float
+    conversion_days: float
+    mw_mining: float
+    mw_hosting: float
+    mw_converting: float
+    mw_convertible: float
+    hosting_price: float
+    free_funds_usd: float
+
+    def mining_margin_per_mw_day(self) -> float:
+        """``max(hashprice - hashcost, 0) * ph_per_mw``: what a MW earns mining a day, ASICs
+        switched off when the hashcost exceeds the hashprice."""
+        return max(self.hashprice - self.hashcost, 0.0) * self.ph_per_mw
+
+    def hosting_margin_per_mw_day(self, price: float | None = None) -> float:
+        """``(price - power_usd_per_mwh / gpus_per_mw) * gpus_per_mw * 24``: what a MW earns
+        hosting GPUs sold at ``price`` USD per GPU-hour a day (``hosting_price`` by default),
+        less their power."""
+        p = self.hosting_price if price is None else price
+        return (p - self.power_usd_per_mwh / self.gpus_per_mw) * self.gpus_per_mw * 24.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,14 @@ from sim.markets import tokens
 
 #: Columns that are NaN by design when ``output.benchmarks`` is off.
 BENCHMARK_COLUMNS = ["nash_price_usd_per_m", "monopoly_price_usd_per_m"]
+#: Columns of a miner turned host's sites: NaN on the rows of every other kind.
+HOST_COLUMNS = ["mw_mining", "mw_hosting", "mw_converting", "gpus_hosting",
+                "mining_revenue_usd", "hosting_revenue_usd"]
+#: Columns of a token seller and its GPU fleet: NaN on a host's rows.
+SELLER_COLUMNS = ["price_usd_per_m", "marginal_cost_usd_per_m", "quality", "choice_share",
+                  "token_share", "firm_share", "demand_m_tokens", "served_m_tokens",
+                  "rationed_m_tokens", "capacity_m_tokens", "gpus", "gpus_serving",
+                  "gpus_training", "gpus_on_order"]
 
 
 def check_no_nan_or_inf_anywhere(result):
@@ -21,32 +29,43 @@ def check_no_nan_or_inf_anywhere(result):
         df = getattr(result, name)
         assert not df.empty, name
         if name == "firms":
-            off = df[BENCHMARK_COLUMNS]
+            host = (df["kind"] == "miner_host").to_numpy()
+            for cols, na in ((HOST_COLUMNS, ~host), (SELLER_COLUMNS, host)):
+                block = df[cols].to_numpy(dtype=float)
+                assert np.isnan(block[na]).all(), f"{cols} filled where they do not apply"
+                assert np.isfinite(block[~na]).all(), f"non-finite value in {cols}"
+            off = df.loc[~host, BENCHMARK_COLUMNS]
             if result.config.output.benchmarks:
                 assert np.isfinite(off.to_numpy()).all(), "non-finite benchmark"
             else:
                 assert off.isna().all().all(), "benchmarks computed though off"
-            df = df.drop(columns=BENCHMARK_COLUMNS)
+            df = df.drop(columns=BENCHMARK_COLUMNS + HOST_COLUMNS + SELLER_COLUMNS)
         numeric = df.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
         assert not df.isna().any().any(), f"missing value in {name}"
 
 
+def _tokens(result) -> pd.DataFrame:
+    """The rows of the firms that sell tokens (every kind but the miners turned hosts)."""
+    f = result.firms
+    return f[f["kind"] != "miner_host"]
+
+
 def check_customer_spend_equals_sum_of_revenues(result):
-    revenue = result.firms.groupby("day")["revenue_usd"].sum()
+    revenue = _tokens(result).groupby("day")["revenue_usd"].sum()
     spend = result.market.set_index("day")["customer_spend_usd"]
     np.testing.assert_allclose(revenue.reindex(spend.index, fill_value=0.0), spend, rtol=1e-12,
                                atol=1e-9)
 
 
 def check_revenue_is_price_times_tokens_served(result):
-    f = result.firms
+    f = _tokens(result)
     np.testing.assert_allclose(f["revenue_usd"], f["price_usd_per_m"] * f["served_m_tokens"],
                                rtol=1e-12)
 
 
 def check_tokens_served_within_capacity(result):
-    f = result.firms
+    f = _tokens(result)
     if result.config.market.capacity_limits:
         assert (f["served_m_tokens"] <= f["capacity_m_tokens"] * (1 + 1e-12) + 1e-9).all()
     # On days when nobody is rationed, every firm serves exactly its first-round demand.
@@ -107,7 +126,7 @@ def check_operating_profit_definition(result):
 
 
 def check_gpu_books(result):
-    f = result.firms
+    f = _tokens(result)
     np.testing.assert_allclose(f["gpus"], f["gpus_serving"] + f["gpus_training"], rtol=1e-12)
     assert (f[["gpus", "gpus_serving", "gpus_training", "gpus_on_order"]] >= -1e-9).all().all()
     # Capacity is the serving pool's output.
@@ -119,7 +138,7 @@ def check_gpu_books(result):
 
 
 def check_serving_cost_is_gpu_hours_times_hourly_cost(result):
-    f = result.firms
+    f = _tokens(result)
     for name, rows in f.groupby("firm"):
         cfg = result.config.firms[name]
         tph = result.config.technology.tokens_per_gpu_hour_m * cfg.inference_efficiency
@@ -227,7 +246,7 @@ def check_hhi_with_outside_counts_the_outside_seller(result):
     """``hhi_with_outside = sum (100 x_k / X)^2`` over the firms' served tokens and the outside
     seller's, ``X`` their sum (tokens bought), recomputed from the tables."""
     m = result.market.set_index("day")
-    served = result.firms.pivot_table(index="day", columns="firm", values="served_m_tokens",
+    served = _tokens(result).pivot_table(index="day", columns="firm", values="served_m_tokens",
                                       aggfunc="sum").reindex(m.index, fill_value=0.0).fillna(0.0)
     bought = served.sum(axis=1) + m["outside_m_tokens"]
     expected = 10_000.0 * (((served.div(bought, axis=0)) ** 2).sum(axis=1)
@@ -253,7 +272,8 @@ def check_deadweight_loss(result):
     """Deadweight loss is the efficient benchmark's surplus less consumer surplus and the
     firms' margins (revenue less serving cost), never negative; rationing loss never negative."""
     m = result.market.set_index("day")
-    f = result.firms.assign(margin=result.firms["revenue_usd"] - result.firms["serving_cost_usd"])
+    f = _tokens(result)
+    f = f.assign(margin=f["revenue_usd"] - f["serving_cost_usd"])
     margin = f.groupby("day")["margin"].sum().reindex(m.index, fill_value=0.0)
     assert (m["deadweight_loss_usd"] >= 0).all() and (m["rationing_loss_usd"] >= 0).all()
     scale = np.maximum(m["efficient_surplus_usd"].abs(), 1.0)
@@ -262,6 +282,24 @@ def check_deadweight_loss(result):
     assert (gap >= -1e-9 * scale).all()
     np.testing.assert_allclose(m["deadweight_loss_usd"], np.maximum(gap, 0.0), rtol=1e-9,
                                atol=1e-6)
+
+
+def check_host_revenue_is_mining_plus_hosting(result):
+    """A host's revenue is its mining revenue plus its hosting revenue, and mining revenue is
+    the hashprice times the PH/s of the MW mining, every day."""
+    f = result.firms
+    h = f[f["kind"] == "miner_host"]
+    if h.empty:
+        return
+    np.testing.assert_allclose(h["revenue_usd"], h["mining_revenue_usd"]
+                               + h["hosting_revenue_usd"], rtol=1e-12, atol=1e-6)
+    m = result.market.set_index("day")
+    for name, rows in h.groupby("firm"):
+        cfg = result.config.firms[name]
+        hashprice = m.loc[rows["day"], "hashprice_usd_per_ph_day"].to_numpy()
+        np.testing.assert_allclose(rows["mining_revenue_usd"],
+                                   hashprice * rows["mw_mining"] * 1000.0
+                                   / cfg.efficiency_j_per_th, rtol=1e-12, atol=1e-6)
 
 
 #: Every table invariant, for ``pytest.mark.parametrize``.
@@ -273,5 +311,5 @@ ALL = [
     check_cash_changes_equal_booked_flows, check_operating_profit_definition, check_gpu_books,
     check_serving_cost_is_gpu_hours_times_hourly_cost, check_subsidy_covers_the_shortfall_up_to_cap,
     check_market_days_are_contiguous_and_dated, check_hhi_with_outside_counts_the_outside_seller,
-    check_welfare_identities, check_deadweight_loss,
+    check_welfare_identities, check_deadweight_loss, check_host_revenue_is_mining_plus_hosting,
 ]

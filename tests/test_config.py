@@ -27,10 +27,15 @@ def test_scenario_composes_and_validates(name):
     assert cfg.name == name and cfg.firms
 
 
-@pytest.mark.parametrize("name", FIRMS)
+@pytest.mark.parametrize("name", [f for f in FIRMS if f != "miner_host"])
 def test_firm_preset_composes_and_validates(name):
     cfg = sim.validate(sim.compose([f"firm@firms.lab={name}"]))
     assert cfg.firms["lab"].kind == name
+
+
+def test_a_miner_host_needs_the_bitcoin_network():
+    with pytest.raises(ConfigError, match=r"firms\.host\.kind.*bitcoin\.enabled is false"):
+        sim.validate(sim.compose(["+firm@firms.host=miner_host"]))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -55,9 +55,9 @@ BAD = [
     (["hydra.job.env_copy=[HOME]"], "hydra.job.env_copy", "environment"),
     (["+hydra.job_logging.handlers.x.class=os.system"], "hydra.job_logging.handlers.x.class",
      "code"),
-    (["+firm@firms.newcomer=lean_lb"], "firm@firms.newcomer", "lean_lab, tech_giant"),
+    (["+firm@firms.newcomer=lean_lb"], "firm@firms.newcomer", "lean_lab, miner_host, tech_giant"),
     (["scenario=chna_2024"], "scenario", "china_2024"),
-    (["firms.lab=lean_lb"], "firms.lab", "+firm@firms.lab=NAME (lean_lab, tech_giant)"),
+    (["firms.lab=lean_lb"], "firms.lab", "+firm@firms.lab=NAME (lean_lab, miner_host, tech_giant)"),
     # Keys outside the schema, with + and ++ too; values of the wrong type are not coerced.
     (["+horizon_day=30"], "horizon_day", "unknown key"),
     (["++horizon_day=30"], "horizon_day", "unknown key"),

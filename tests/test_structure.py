@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 import sim
-from sim.firms import KINDS, GpuFleet, Ledger, TokenSeller, Trainer, VentureFunding
+from sim.firms import KINDS, GpuFleet, Host, Ledger, Miner, TokenSeller, Trainer, VentureFunding
 from sim.world.model import PriceWarModel
 from sim.world.schedule import DAILY_STEPS
 
@@ -90,7 +90,11 @@ def test_views_are_frozen_copies():
 
 
 def test_each_kind_is_its_components_and_its_config_is_theirs():
-    assert KINDS.names() == ["lean_lab", "tech_giant"]
+    assert KINDS.names() == ["lean_lab", "miner_host", "tech_giant"]
+    host = KINDS["miner_host"]
+    assert host.components == (Ledger, Miner, Host)
+    assert {f.name for f in dataclasses.fields(host.Config)} == \
+        {f.name for c in host.components for f in dataclasses.fields(c.Config)} | {"kind", "label"}
     lab = KINDS["lean_lab"]
     assert lab.components == (Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding)
     own = {f.name for f in dataclasses.fields(lab.Config)}

@@ -13,8 +13,9 @@ from sim.firms.components import (
     Trainer,
     VentureFunding,
 )
-from sim.firms.kinds import LeanLab, TechGiant
+from sim.firms.hosting import Host, Miner
+from sim.firms.kinds import LeanLab, MinerHost, TechGiant
 
 __all__ = ["Firm", "FirmConfig", "Component", "KINDS", "kind_config", "Flows", "Outcome",
            "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig", "VentureFunding",
-           "ParentSubsidy", "LeanLab", "TechGiant"]
+           "ParentSubsidy", "LeanLab", "TechGiant", "Miner", "Host", "MinerHost"]

@@ -7,6 +7,9 @@ lean_lab       Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding: little ca
                efficiency, fast reviews; lives on venture rounds and exits when cash runs out
 tech_giant     Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy: deep cash, GPUs at cost
                from its own cloud, a parent whose profits cover the division's losses
+miner_host     Ledger, Miner, Host: a bitcoin miner whose sites mine or, converted, host GPUs
+               it sells as GPU-hours (to one lab under contract, or in the compute market);
+               sells no tokens
 =============  =============================================================================
 
 What differs between kinds is which components they have; efficiency, review cadence and
@@ -24,8 +27,9 @@ from sim.firms.components import (
     Trainer,
     VentureFunding,
 )
+from sim.firms.hosting import Host, Miner
 
-__all__ = ["LeanLab", "TechGiant"]
+__all__ = ["LeanLab", "TechGiant", "MinerHost"]
 
 
 @KINDS.register("lean_lab")
@@ -43,3 +47,12 @@ class TechGiant(Firm):
 
     kind = "tech_giant"
     components = (Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy)
+
+
+@KINDS.register("miner_host")
+class MinerHost(Firm):
+    """A bitcoin miner turned AI host (HIVE, Core Scientific, IREN, TeraWulf): sites that mine
+    or, converted at a cost and in months, host GPUs sold as GPU-hours."""
+
+    kind = "miner_host"
+    components = (Ledger, Miner, Host)

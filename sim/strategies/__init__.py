@@ -1,4 +1,4 @@
-"""Decision rules chosen by name in config: pricing, research and capacity.
+"""Decision rules chosen by name in config: pricing, research, capacity and hosting.
 
 A config names a rule and its parameters, e.g. ``pricing: {rule: undercut, step: 0.05}``; it
 never names an import path, so a shared config file cannot run code.  Each rule is a small class
@@ -31,12 +31,12 @@ from sim.core.registry import Registry
 __all__ = ["REGISTRY", "KINDS", "register", "param", "make", "parse", "validate_spec", "Rule",
            "rules"]
 
-KINDS = ("pricing", "research", "capacity")
+KINDS = ("pricing", "research", "capacity", "hosting")
 
 
 def _load() -> None:
     # Importing the modules registers their rules.
-    from sim.strategies import capacity, learning, pricing, research  # noqa: F401
+    from sim.strategies import capacity, hosting, learning, pricing, research  # noqa: F401
 
 
 REGISTRY: dict[str, Registry] = {kind: Registry(f"{kind} rule", _load) for kind in KINDS}

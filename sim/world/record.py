@@ -51,6 +51,13 @@ FIRM_REPORTERS = {
     # The day's benchmarks (sim/world/benchmarks.py).
     "nash_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[0],
     "monopoly_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[1],
+    # A miner turned host's sites (sim/firms/hosting.py); NaN for other kinds.
+    "mw_mining": _of("miner", "day_mw_on"),
+    "mw_hosting": _of("host", "mw_hosting"),
+    "mw_converting": _of("host", "mw_converting"),
+    "gpus_hosting": _of("host", "gpus"),
+    "mining_revenue_usd": _of("miner", "day_revenue"),
+    "hosting_revenue_usd": _of("host", "day_revenue"),
 }
 FIRM_COLUMNS = ["day", "date", *list(FIRM_REPORTERS)[1:]]
 MARKET_COLUMNS = [
