@@ -304,22 +304,27 @@ def load(cls: type, raw: Any, key: str = "", *, day_of: Callable[[Any], float] |
     return cls(**values)
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+def describe(cls: type, prefix: str = "", defaults: Mapping | None = None
+             ) -> list[tuple[str, str, Any, str]]:
     """``(key, allowed, default, doc)`` of every leaf field of ``cls`` (nested dataclasses
-    flattened with dots): the text of ``pricewars --help`` and the dashboard's controls."""
+    flattened with dots): the text of ``pricewars --help`` and the dashboard's controls.
+    A nested section's defaults are those of its field's default instance (``defaults``), not
+    of its class."""
     out = []
     for f, typ in fields_of(cls):
         key = f"{prefix}{f.name}"
         base, _ = _optional(typ)
-        if dataclasses.is_dataclass(base):
-            out += describe(base, f"{key}.")
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
+        if defaults is not None and f.name in defaults:
+            default = defaults[f.name]
+        elif f.default is not dataclasses.MISSING:
+            default = plain(f.default)
         elif f.default_factory is not dataclasses.MISSING:
             default = plain(f.default_factory())
         else:
             default = Raw("???")
+        if dataclasses.is_dataclass(base):
+            out += describe(base, f"{key}.", default if isinstance(default, Mapping) else None)
+            continue
         unit = f.metadata.get("unit")
         doc = f.metadata.get("doc", "") + (f" [{unit}]" if unit else "")
         out.append((key, _type_word(typ, f.metadata), default, doc.strip()))
