@@ -14,6 +14,9 @@ from sim.markets import tokens
 
 #: Columns that are NaN by design when ``output.benchmarks`` is off.
 BENCHMARK_COLUMNS = ["nash_price_usd_per_m", "monopoly_price_usd_per_m"]
+#: Market columns that are NaN by design when ``bitcoin.enabled`` is false.
+NETWORK_COLUMNS = ["btc_price_usd", "hashprice_usd_per_ph_day", "difficulty",
+                   "network_hashrate_eh_s", "block_height", "block_subsidy_btc"]
 
 
 def check_no_nan_or_inf_anywhere(result):
@@ -27,6 +30,13 @@ def check_no_nan_or_inf_anywhere(result):
             else:
                 assert off.isna().all().all(), "benchmarks computed though off"
             df = df.drop(columns=BENCHMARK_COLUMNS)
+        if name == "market":
+            net = df[NETWORK_COLUMNS]
+            if result.config.bitcoin.enabled:
+                assert np.isfinite(net.to_numpy()).all(), "non-finite network column"
+            else:
+                assert net.isna().all().all(), "network columns filled though bitcoin is off"
+            df = df.drop(columns=NETWORK_COLUMNS)
         numeric = df.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
         assert not df.isna().any().any(), f"missing value in {name}"
