@@ -356,6 +356,20 @@ def _yaml_line(path: Path, key: str) -> str:
     return ""
 
 
+def _keys_help() -> list[str]:
+    """The scenario's own keys (all but the firms, shocks and targets) with their ranges and
+    units, from the schema's ``param()`` metadata."""
+    from sim.config import Config
+    from sim.core.params import describe
+
+    out = ["scenario keys (KEY=VALUE; firms, shocks and targets below and in the scenarios):"]
+    for key, allowed, default, doc in describe(Config):
+        if key.split(".")[0] in ("firms", "shocks", "targets"):
+            continue
+        out.append(f"  {key} ({allowed}, default {default!r}): {doc}")
+    return out
+
+
 def _kinds_help() -> list[str]:
     """The firm kinds, their components and every component's keys with ranges and units (from
     the same ``param()`` metadata the checker reads)."""
@@ -422,6 +436,8 @@ def help_text() -> str:
                 rng = _rng(f.metadata)
                 out.append(f"      {f.name} ({typ}, default {default!r}"
                            f"{', in ' + rng if rng else ''}): {f.metadata.get('doc', '')}")
+    out.append("")
+    out += _keys_help()
     out.append("")
     out += _kinds_help()
     out.append("")

@@ -22,6 +22,9 @@ SELLER_COLUMNS = ["price_usd_per_m", "marginal_cost_usd_per_m", "quality", "choi
                   "token_share", "firm_share", "demand_m_tokens", "served_m_tokens",
                   "rationed_m_tokens", "capacity_m_tokens", "gpus", "gpus_serving",
                   "gpus_training", "gpus_on_order"]
+#: Market columns that are NaN by design when ``bitcoin.enabled`` is false.
+NETWORK_COLUMNS = ["btc_price_usd", "hashprice_usd_per_ph_day", "difficulty",
+                   "network_hashrate_eh_s", "block_height", "block_subsidy_btc"]
 
 
 def check_no_nan_or_inf_anywhere(result):
@@ -40,6 +43,13 @@ def check_no_nan_or_inf_anywhere(result):
             else:
                 assert off.isna().all().all(), "benchmarks computed though off"
             df = df.drop(columns=BENCHMARK_COLUMNS + HOST_COLUMNS + SELLER_COLUMNS)
+        if name == "market":
+            net = df[NETWORK_COLUMNS]
+            if result.config.bitcoin.enabled:
+                assert np.isfinite(net.to_numpy()).all(), "non-finite network column"
+            else:
+                assert net.isna().all().all(), "network columns filled though bitcoin is off"
+            df = df.drop(columns=NETWORK_COLUMNS)
         numeric = df.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
         assert not df.isna().any().any(), f"missing value in {name}"

@@ -7,7 +7,9 @@ from invariants import ALL
 
 SCENARIOS = [("scenario=lean_lab_vs_giant",), ("scenario=china_2024",),
              ("scenario=logit_duopoly",), ("scenario=predation", "output.benchmarks=true"),
-             ("scenario=release_race_2025",)]
+             ("scenario=release_race_2025",),
+             ("scenario=logit_duopoly", "bitcoin.enabled=true", "bitcoin.btc_model=gbm",
+              "bitcoin.hashrate_model=response")]
 
 
 @pytest.fixture(params=SCENARIOS, ids=lambda o: " ".join(x.split("=")[1] for x in o),

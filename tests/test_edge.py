@@ -407,3 +407,15 @@ def test_a_signal_inside_compiled_code_is_a_stop_not_a_failure():
     except SystemError as err:
         assert isinstance(cli._signal_under(err), cli.Terminated)
     assert cli._signal_under(ValueError("plain")) is None
+
+
+def test_help_lists_the_scenario_keys_with_their_sections_defaults():
+    """A nested section's defaults are its default instance's (the segments' price sensitivity
+    is lognormal with sigma 0.5), not its class's (constant, sigma 0)."""
+    text = cli.help_text()
+    assert "  horizon_days (an integer in [1, 36500], default 1095): days simulated" in text
+    assert ("  segments.price_sensitivity.dist (one of constant, lognormal, uniform, default "
+            "'lognormal')") in text
+    assert "  segments.quality_taste.mean (a number in (0, inf), default 0.02)" in text
+    assert "  outside.price ([[day or date, value], ...] with values in [0, 1e+06]" in text
+    assert "firms." not in text.partition("scenario keys")[2].partition("firm kinds")[0]

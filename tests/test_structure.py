@@ -56,9 +56,12 @@ def test_daily_schedule_order_is_stated_once():
     model = _model("horizon_days=3")
     assert model.schedule.order == ["shocks", "token_market", "booking", "depreciation",
                                     "record", "financing"]
-    assert [name for name, _ in DAILY_STEPS] == ["shocks", "compute_market", "token_market",
-                                                 "booking", "depreciation", "record",
-                                                 "financing"]
+    assert [name for name, _ in DAILY_STEPS] == ["shocks", "network", "compute_market",
+                                                 "token_market", "booking", "depreciation",
+                                                 "record", "financing"]
+    with_network = _model("horizon_days=3", "bitcoin.enabled=true")
+    assert with_network.schedule.order == ["shocks", "network", "token_market", "booking",
+                                           "depreciation", "record", "financing"]
     model_md = (ROOT / "docs" / "model.md").read_text()
     for name, _ in DAILY_STEPS:
         assert f"`{name}`" in model_md

@@ -7,6 +7,7 @@ from sim.config.schema import (
     MAX_HORIZON_DAYS,
     MAX_SEGMENTS,
     SHOCK_KINDS,
+    BitcoinConfig,
     Config,
     DistConfig,
     MarketConfig,
@@ -20,6 +21,6 @@ from sim.config.schema import (
 )
 
 __all__ = ["Config", "DistConfig", "SegmentsConfig", "OutsideConfig", "TechnologyConfig",
-           "MarketConfig", "ShockConfig", "OutputConfig", "SHOCK_KINDS", "MAX_SEGMENTS",
-           "MAX_HORIZON_DAYS", "hydra_schema", "register_configs"]
+           "MarketConfig", "BitcoinConfig", "ShockConfig", "OutputConfig", "SHOCK_KINDS",
+           "MAX_SEGMENTS", "MAX_HORIZON_DAYS", "hydra_schema", "register_configs"]
 

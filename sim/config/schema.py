@@ -28,6 +28,7 @@ __all__ = [
     "OutsideConfig",
     "TechnologyConfig",
     "MarketConfig",
+    "BitcoinConfig",
     "ShockConfig",
     "OutputConfig",
     "Config",
@@ -40,6 +41,10 @@ __all__ = [
 ]
 
 SHOCK_KINDS = ("entry", "price_cut", "demand_jump")
+BTC_MODELS = ("path", "gbm")
+HASHRATE_MODELS = ("path", "response")
+#: The last block height that pays a subsidy: from 33 halvings (6,930,000) on it is 0.
+LAST_SUBSIDY_HEIGHT = 33 * 210_000 - 1
 MAX_SEGMENTS = 1_000_000
 
 
@@ -129,6 +134,51 @@ class MarketConfig:
 
 
 @dataclasses.dataclass
+class BitcoinConfig:
+    """The bitcoin network as a world process (:class:`sim.world.network.BitcoinNetwork`):
+    block epochs at the total hashrate (the rest of the world plus the firms that mine), Bitcoin's
+    difficulty retarget every 2016 blocks, halvings every 210,000, and each day's BTC price,
+    fees and hashprice.  Defaults: the network of April 2024 (difficulty 86.39T, BTC about
+    $64k, a few thousand blocks before the fourth halving at 840,000); see calibration.md.
+    Paths are ``[[day or date, value], ...]``, linear between points, flat beyond their ends."""
+
+    enabled: bool = param(False, doc="simulate the bitcoin network (market columns btc_*, "
+                                     "hashprice, difficulty, ...; retarget and halving events)")
+    start_height: int = param(838_000, 0, LAST_SUBSIDY_HEIGHT, unit="blocks",
+                              doc="chain tip on day 0 (may lie inside a retarget epoch)")
+    difficulty: float = param(86.39e12, 0, 1e18, lo_open=True, unit="",
+                              doc="difficulty on day 0 (86.39T: April 2024)")
+    halvings: bool = param(True, doc="the subsidy halves every 210,000 blocks; false holds it "
+                                     "at its start value (the counterfactual)")
+    fees_btc_per_block: list[Any] = param([[0, 0.1]], 0, 1e3, kind="path", unit="BTC/block",
+                                          doc="transaction fees per block, path")
+    btc_price_usd: list[Any] = param([[0, 64_000.0]], 0, 1e9, lo_open=True, kind="path",
+                                     unit="USD/BTC", doc="BTC price path (btc_model=path; its "
+                                                         "day-0 value starts the gbm)")
+    btc_model: str = param("path", choices=BTC_MODELS,
+                           doc="path: btc_price_usd as given; gbm: a geometric Brownian motion "
+                               "from its day-0 value, drawn once per seed")
+    btc_drift_per_year: float = param(0.0, -10, 10, unit="per year",
+                                      doc="GBM drift mu (btc_model=gbm)")
+    btc_volatility_per_year: float = param(0.5, 0, 5, unit="per sqrt(year)",
+                                           doc="GBM volatility sigma (btc_model=gbm)")
+    world_hashrate_eh_s: list[Any] = param([[0, 600.0]], 0, 1e6, lo_open=True, kind="path",
+                                           unit="EH/s", doc="rest-of-world hashrate path "
+                                           "(hashrate_model=path; its day-0 value starts the "
+                                           "response)")
+    hashrate_model: str = param("path", choices=HASHRATE_MODELS,
+                                doc="path: world_hashrate_eh_s as given; response: it grows "
+                                    "while hashprice exceeds the marginal miner's hashcost")
+    hashrate_response_per_day: float = param(0.01, 0, 1, unit="per day",
+                                             doc="k of dH/H = k ln(hashprice / hashcost) dt "
+                                                 "(hashrate_model=response)")
+    marginal_efficiency_j_per_th: float = param(25.0, 0, 1e4, lo_open=True, unit="J/TH",
+                                                doc="the marginal miner's ASIC efficiency")
+    marginal_power_usd_per_mwh: float = param(60.0, 0, 1e4, lo_open=True, unit="USD/MWh",
+                                              doc="the marginal miner's power price")
+
+
+@dataclasses.dataclass
 class ShockConfig:
     """A scripted shock at the start of a day: a firm's ``entry``, a ``price_cut`` of
     ``fraction`` of its price, or a ``demand_jump`` multiplying every segment's size by
@@ -165,6 +215,7 @@ class Config:
     outside: OutsideConfig = param(OutsideConfig(), doc="the outside seller")
     technology: TechnologyConfig = param(TechnologyConfig(), doc="shared technology")
     market: MarketConfig = param(MarketConfig(), doc="token-market options")
+    bitcoin: BitcoinConfig = param(BitcoinConfig(), doc="the bitcoin network")
     firms: dict[str, Any] = param({}, doc="firm sections by name (see the firm kinds)")
     shocks: list[ShockConfig] = param([], doc="scripted shocks")
     targets: dict[str, Any] = param({}, doc="observed outcomes to compare with")

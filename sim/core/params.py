@@ -100,8 +100,10 @@ def when(key: str, value: Any, start: _dt.date, horizon_days: int) -> None:
         number(key, value, 0, horizon_days, hi_open=True)
 
 
-def path(key: str, points: Any, day_of: Callable[[Any], float], lo: float, hi: float) -> None:
-    """``[[day or date, value], ...]`` in strictly increasing time, values in [lo, hi]."""
+def path(key: str, points: Any, day_of: Callable[[Any], float], lo: float, hi: float, *,
+         lo_open: bool = False) -> None:
+    """``[[day or date, value], ...]`` in strictly increasing time, values in [lo, hi] (in
+    (lo, hi] with ``lo_open``)."""
     if not isinstance(points, list) or not points:
         raise ConfigError(key, points, "a non-empty list of [day or date, value] pairs", "empty")
     days = []
@@ -115,7 +117,7 @@ def path(key: str, points: Any, day_of: Callable[[Any], float], lo: float, hi: f
             raise ConfigError(f"{k}[0]", pt[0], "a day number or an ISO date", "not a time")
         else:
             number(f"{k}[0]", pt[0], -MAX_HORIZON_DAYS, MAX_HORIZON_DAYS)
-        number(f"{k}[1]", pt[1], lo, hi)
+        number(f"{k}[1]", pt[1], lo, hi, lo_open=lo_open)
         days.append(day_of(pt[0]))
     if any(b <= a for a, b in zip(days, days[1:], strict=False)):
         raise ConfigError(key, points, "points in strictly increasing time order", "unordered")
@@ -176,7 +178,8 @@ def _type_word(typ: Any, m: dict) -> str:
     elif typ is str:
         word = "a string"
     elif m.get("kind") == "path":
-        word = "[[day or date, value], ...] with values " + interval_text("", lo, hi).strip()
+        word = "[[day or date, value], ...] with values " + interval_text(
+            "", lo, hi, m.get("lo_open", False)).strip()
     elif typing.get_origin(typ) is list or typ is list:
         word = "a list"
     elif typing.get_origin(typ) is dict or typ is dict:
@@ -230,7 +233,8 @@ def _check(key: str, value: Any, typ: Any, m: dict, day_of) -> Any:
         if not isinstance(value, list):
             raise ConfigError(key, value, _type_word(typ, m), "not a list")
         if m.get("kind") == "path":
-            path(key, value, day_of or float, m.get("lo"), m.get("hi"))
+            path(key, value, day_of or float, m.get("lo"), m.get("hi"),
+                 lo_open=m.get("lo_open", False))
             return [list(p) for p in value]
         (item,) = typing.get_args(typ) or (Any,)
         inner = {**m, "kind": None}
@@ -300,22 +304,27 @@ def load(cls: type, raw: Any, key: str = "", *, day_of: Callable[[Any], float] |
     return cls(**values)
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+def describe(cls: type, prefix: str = "", defaults: Mapping | None = None
+             ) -> list[tuple[str, str, Any, str]]:
     """``(key, allowed, default, doc)`` of every leaf field of ``cls`` (nested dataclasses
-    flattened with dots): the text of ``pricewars --help`` and the dashboard's controls."""
+    flattened with dots): the text of ``pricewars --help`` and the dashboard's controls.
+    A nested section's defaults are those of its field's default instance (``defaults``), not
+    of its class."""
     out = []
     for f, typ in fields_of(cls):
         key = f"{prefix}{f.name}"
         base, _ = _optional(typ)
-        if dataclasses.is_dataclass(base):
-            out += describe(base, f"{key}.")
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
+        if defaults is not None and f.name in defaults:
+            default = defaults[f.name]
+        elif f.default is not dataclasses.MISSING:
+            default = plain(f.default)
         elif f.default_factory is not dataclasses.MISSING:
             default = plain(f.default_factory())
         else:
             default = Raw("???")
+        if dataclasses.is_dataclass(base):
+            out += describe(base, f"{key}.", default if isinstance(default, Mapping) else None)
+            continue
         unit = f.metadata.get("unit")
         doc = f.metadata.get("doc", "") + (f" [{unit}]" if unit else "")
         out.append((key, _type_word(typ, f.metadata), default, doc.strip()))

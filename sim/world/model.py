@@ -37,8 +37,15 @@ from sim.views import MarketView
 from sim.world.benchmarks import Benchmarks
 from sim.world.demand import Segments
 from sim.world.exogenous import Path, Technology
+from sim.world.network import BitcoinNetwork
 from sim.world.offers import OfferBook
-from sim.world.record import EVENT_COLUMNS, FIRM_COLUMNS, FIRM_REPORTERS, MARKET_COLUMNS
+from sim.world.record import (
+    EVENT_COLUMNS,
+    FIRM_COLUMNS,
+    FIRM_REPORTERS,
+    MARKET_COLUMNS,
+    NETWORK_COLUMNS,
+)
 from sim.world.schedule import DailySchedule
 
 __all__ = ["PriceWarModel", "FIRM_COLUMNS", "MARKET_COLUMNS", "EVENT_COLUMNS"]
@@ -63,6 +70,10 @@ class PriceWarModel(mesa.Model):
         self.outside_quality_path = Path(cfg.outside.quality, cfg.day_of)
         self.technology = Technology(cfg.technology)
         self.active: list[Firm] = []
+        # The bitcoin network (before the firms: a miner may read it when it is created).
+        self.bitcoin = (BitcoinNetwork(cfg.bitcoin, cfg, self.env, self.seeds.generator("bitcoin"),
+                                       hosts_hashrate=self.hosts_hashrate_eh_s, log=self.log)
+                        if cfg.bitcoin.enabled else None)
         seg = cfg.segments
         self.usage = tokens.Usage(seg.usage_elasticity, seg.usage_satiation_usd_per_m)
         self.no_purchase_quality = float(seg.no_purchase_quality)
@@ -90,14 +101,19 @@ class PriceWarModel(mesa.Model):
                 self._create(name)
         for firm in list(self.active):
             firm.start()
-        self.schedule = DailySchedule(self.env, {
+        steps = {
             "shocks": self._shocks_today,
             "token_market": self._clear,
             "booking": self._book,
             "depreciation": self._depreciate,
             "record": self._record,
             "financing": self._financing,
-        }, due={"shocks": self._shocks_due})
+        }
+        due = {"shocks": self._shocks_due}
+        if self.bitcoin is not None:  # without it the mornings wake only on shock days
+            steps["network"] = self.bitcoin.daily
+            due["network"] = _every_day
+        self.schedule = DailySchedule(self.env, steps, due=due)
         self.running = cfg.horizon_days > 0
 
     # ----------------------------------------------------------------- clock
@@ -148,6 +164,11 @@ class PriceWarModel(mesa.Model):
         firm of another kind (a miner turned host) is active without being in the token
         market."""
         return [f for f in self.active if f.seller is not None]
+
+    def hosts_hashrate_eh_s(self) -> float:
+        """The active firms' mining hashrate, EH/s (firms with a ``miner``)."""
+        return sum(f.miner.hashrate_eh_s for f in self.active
+                   if getattr(f, "miner", None) is not None)
 
     def _sellers(self) -> list:
         """Today's sellers in market order: the token firms, then the outside seller (if
@@ -210,6 +231,8 @@ class PriceWarModel(mesa.Model):
         self.active.remove(firm)
         self.exits[firm.name] = self.day
         self.book.invalidate()
+        if self.bitcoin is not None and getattr(firm, "miner", None) is not None:
+            self.bitcoin.hashrate_changed()  # its hashrate leaves the network with it
 
     def announce(self, firm: Firm, kind: str) -> None:
         """Tell every active rival that watches ``firm`` about its move (price_change, entry or
@@ -304,7 +327,7 @@ class PriceWarModel(mesa.Model):
             consumer_surplus_usd=res.consumer_surplus, rationing_loss_usd=res.rationing_loss,
             efficient_surplus_usd=efficient,
             deadweight_loss_usd=max(efficient - (res.consumer_surplus + margins), 0.0),
-        )
+        ) | (self.bitcoin.row() if self.bitcoin is not None else _NO_NETWORK)
 
     def _efficient(self, market: SegmentMarket, prices: np.ndarray, n: int) -> float:
         """Total surplus of the efficient benchmark, USD a day: consumer surplus plus the firms'
@@ -408,6 +431,14 @@ class PriceWarModel(mesa.Model):
                                                            "value": "float64"})
         events = _with_date(events.drop(columns="date"), start)[EVENT_COLUMNS]
         return firms, market, events
+
+
+#: The network's market columns when ``bitcoin.enabled`` is false.
+_NO_NETWORK = dict.fromkeys(NETWORK_COLUMNS, float("nan"))
+
+
+def _every_day(day: int) -> bool:
+    return True
 
 
 class _Offer:

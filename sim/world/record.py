@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["FIRM_REPORTERS", "FIRM_COLUMNS", "MARKET_COLUMNS", "EVENT_COLUMNS"]
+__all__ = ["FIRM_REPORTERS", "FIRM_COLUMNS", "MARKET_COLUMNS", "NETWORK_COLUMNS",
+           "EVENT_COLUMNS"]
 
 
 def _of(role: str, path: str):
@@ -60,6 +61,11 @@ FIRM_REPORTERS = {
     "hosting_revenue_usd": _of("host", "day_revenue"),
 }
 FIRM_COLUMNS = ["day", "date", *list(FIRM_REPORTERS)[1:]]
+#: The bitcoin network's market columns (sim/world/network.py), NaN without ``bitcoin.enabled``.
+NETWORK_COLUMNS = [
+    "btc_price_usd", "hashprice_usd_per_ph_day", "difficulty", "network_hashrate_eh_s",
+    "block_height", "block_subsidy_btc",
+]
 MARKET_COLUMNS = [
     "day", "date", "n_firms", "total_demand_m_tokens", "firms_demand_m_tokens", "served_m_tokens",
     "rationed_m_tokens", "unserved_m_tokens", "outside_m_tokens", "outside_choice_share",
@@ -67,6 +73,6 @@ MARKET_COLUMNS = [
     "hhi", "customer_spend_usd", "consumer_surplus_usd", "hhi_with_outside",
     "producer_surplus_usd", "subsidy_paid_usd", "total_surplus_usd", "no_purchase_m_tokens",
     "no_purchase_choice_share", "rationing_loss_usd", "efficient_surplus_usd",
-    "deadweight_loss_usd",
+    "deadweight_loss_usd", *NETWORK_COLUMNS,
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]

@@ -8,6 +8,9 @@ step                when    what
 ==================  ======  ==============================================================
 ``shocks``          d       scripted shocks dated day ``d`` (entries, price cuts, demand
                             jumps), before any firm acts that day
+``network``         d       the bitcoin network's day (``bitcoin.enabled``): BTC price,
+                            fees and rest-of-world hashrate (retargets and halvings are
+                            events at their block heights, not steps)
 (firms' events)     any     price reviews, reactions, training runs, GPU orders and
                             deliveries, funding rounds: SimPy processes at their own times
 ``compute_market``  d+0.5   room for the GPU-hour market (no step yet)
@@ -20,7 +23,8 @@ step                when    what
 ``financing``       d+0.5   funding rounds open, firms that cannot pay exit
 ==================  ======  ==============================================================
 
-The morning step runs before every other event dated ``d`` (SimPy's urgent priority); the
+The morning steps run before every other event dated ``d`` (SimPy's urgent priority), and only
+on days that one of them has work (``due``: shocks on their days, the network every day); the
 midday steps run after every other event dated ``d + 0.5`` (a priority below SimPy's normal
 one), so a firm's decision at ``d + 0.5`` is in force for that day's market.
 """
@@ -37,6 +41,7 @@ __all__ = ["DailySchedule", "DAILY_STEPS", "LATE", "at"]
 #: Step names in their order, each with its time of day.
 DAILY_STEPS: tuple[tuple[str, float], ...] = (
     ("shocks", 0.0),
+    ("network", 0.0),
     ("compute_market", 0.5),
     ("token_market", 0.5),
     ("booking", 0.5),
