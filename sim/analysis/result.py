@@ -184,7 +184,7 @@ def summarize(cfg: Config, firms: pd.DataFrame, market: pd.DataFrame,
     block = validation_block(
         cfg.targets or {},
         {n: (f["price_cut"]["first_cut_day"], f["price_cut"]["first_cut_pct"] or 0.0)
-         for n, f in per_firm.items()},
+         for n, f in per_firm.items() if "price_cut" in f},
         cfg.day_of, lambda day: str(start + pd.Timedelta(days=day))[:10], cfg.horizon_days)
     if block is not None:
         summary.setdefault("validation", {})["price_cuts"] = block
