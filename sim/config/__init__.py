@@ -7,6 +7,7 @@ from sim.config.schema import (
     MAX_HORIZON_DAYS,
     MAX_SEGMENTS,
     SHOCK_KINDS,
+    ComputeConfig,
     Config,
     DistConfig,
     MarketConfig,
@@ -21,5 +22,5 @@ from sim.config.schema import (
 
 __all__ = ["Config", "DistConfig", "SegmentsConfig", "OutsideConfig", "TechnologyConfig",
            "MarketConfig", "ShockConfig", "OutputConfig", "SHOCK_KINDS", "MAX_SEGMENTS",
-           "MAX_HORIZON_DAYS", "hydra_schema", "register_configs"]
+           "MAX_HORIZON_DAYS", "hydra_schema", "register_configs", "ComputeConfig"]
 
