@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 import sim
-from sim.firms import KINDS, GpuFleet, Ledger, TokenSeller, Trainer, VentureFunding
+from sim.firms import KINDS, GpuFleet, Ledger, Renter, TokenSeller, Trainer, VentureFunding
 from sim.world.model import PriceWarModel
 from sim.world.schedule import DAILY_STEPS
 
@@ -92,7 +92,7 @@ def test_views_are_frozen_copies():
 def test_each_kind_is_its_components_and_its_config_is_theirs():
     assert KINDS.names() == ["lean_lab", "tech_giant"]
     lab = KINDS["lean_lab"]
-    assert lab.components == (Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding)
+    assert lab.components == (Ledger, GpuFleet, TokenSeller, Trainer, Renter, VentureFunding)
     own = {f.name for f in dataclasses.fields(lab.Config)}
     parts = {f.name for c in lab.components for f in dataclasses.fields(c.Config)}
     assert own == parts | {"kind", "label"}

@@ -14,7 +14,8 @@ from sim.firms.components import (
     VentureFunding,
 )
 from sim.firms.kinds import LeanLab, TechGiant
+from sim.firms.renting import Contract, Renter
 
 __all__ = ["Firm", "FirmConfig", "Component", "KINDS", "kind_config", "Flows", "Outcome",
            "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig", "VentureFunding",
-           "ParentSubsidy", "LeanLab", "TechGiant"]
+           "ParentSubsidy", "LeanLab", "TechGiant", "Renter", "Contract"]
