@@ -81,8 +81,8 @@ class Forecast(CapacityRule):
 @register("capacity", "rent_or_buy")
 class RentOrBuy(Forecast):
     r"""Own or rent: order as ``forecast`` while owning a GPU-hour costs less than renting one,
-    else order nothing and leave the gap to the firm's rented GPUs (its
-    :class:`~sim.firms.renting.Renter` bids for the shortfall).
+    else order nothing and leave the gap to rented GPUs (the firm's ``Renter`` bids for the
+    shortfall, :mod:`sim.firms.renting`).
 
     Owning costs, per GPU-hour,
 
