@@ -191,13 +191,31 @@ def _check_shocks(cfg: Config) -> None:
         if sh.kind in ("entry", "price_cut"):
             if sh.firm not in cfg.firms:
                 raise ConfigError(f"{key}.firm", sh.firm, ", ".join(cfg.firms), "unknown firm")
+        elif sh.kind == "export_control":
+            _check_export_control(cfg, key, sh)
         elif sh.firm is not None:
             raise ConfigError(f"{key}.firm", sh.firm, "null for a demand_jump",
                               "a demand jump applies to the whole market")
+        if sh.firms and sh.kind != "export_control":
+            raise ConfigError(f"{key}.firms", sh.firms, "[] (firms lists an export_control's "
+                              "firms)", f"not used by a {sh.kind} shock")
     entries = [s.firm for s in cfg.shocks if s.kind == "entry"]
     if len(entries) != len(set(entries)):
         dup = next(f for f in entries if entries.count(f) > 1)
         raise ConfigError("shocks", dup, "one entry shock per firm", "firm enters twice")
+
+
+def _check_export_control(cfg: Config, key: str, sh) -> None:
+    """An ``export_control`` names at least one firm (``firm`` and/or ``firms``), each a firm of
+    the config."""
+    if sh.firm is None and not sh.firms:
+        raise ConfigError(f"{key}.firms", sh.firms, "the firms under the export control: "
+                          f"{', '.join(cfg.firms)}", "no firm named")
+    if sh.firm is not None and sh.firm not in cfg.firms:
+        raise ConfigError(f"{key}.firm", sh.firm, ", ".join(cfg.firms), "unknown firm")
+    for i, name in enumerate(sh.firms):
+        if name not in cfg.firms:
+            raise ConfigError(f"{key}.firms[{i}]", name, ", ".join(cfg.firms), "unknown firm")
 
 
 def _check_release_targets(cfg: Config) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -120,6 +121,12 @@ class FirmView:
     daily series (read-only arrays, oldest first).  ``backing_usd_per_day`` and
     ``backing_left_usd`` are what the firm's owners will still cover of its losses, a day and in
     all (a giant's parent; 0 for a lab, whose next round is uncertain).
+
+    The compute market (:mod:`sim.world.compute`): ``compute_price_usd_per_gpu_hour`` is the
+    last price of the auction the firm may rent in (NaN without a market, or before it traded);
+    ``gpus_rented`` the GPUs it rents in today (market and contracts), ``gpus_rented_out`` its
+    own GPUs rented out this period (out of the serving pool until the next clearing).
+    ``gpu_price_usd`` is the price of a new GPU today.
     """
 
     name: str
@@ -141,16 +148,25 @@ class FirmView:
     backing_usd_per_day: float = 0.0
     backing_left_usd: float = 0.0
     rationed_m_tokens: float = 0.0
+    compute_price_usd_per_gpu_hour: float = math.nan
+    gpu_depreciation_per_year: float = 0.0
+    gpus_rented: float = 0.0
+    gpus_rented_out: float = 0.0
 
     @property
     def gpu_hour_shadow_price_usd(self) -> float:
         """What a GPU-hour taken from serving gives up, USD: the serving margin
         ``(p - c) * tokens_per_gpu_hour`` when the latest clearing rationed the firm's demand
         (its capacity binds: every GPU-hour serves a paying customer), else 0 (an idle GPU-hour
-        earns nothing)."""
-        if self.rationed_m_tokens <= 0:
-            return 0.0
-        return max(self.price - self.marginal_cost, 0.0) * self.tokens_per_gpu_hour
+        earns nothing).  With a compute market, at least the market's last price less the firm's
+        own operating cost, ``r - cost_per_gpu_hour_usd``: a GPU-hour it trains on is one it
+        could have sold, or need not have rented."""
+        serving = 0.0 if self.rationed_m_tokens <= 0 else \
+            max(self.price - self.marginal_cost, 0.0) * self.tokens_per_gpu_hour
+        r = self.compute_price_usd_per_gpu_hour
+        if math.isnan(r):
+            return serving
+        return max(serving, r - self.cost_per_gpu_hour_usd)
 
     def trailing(self, key: str, days: int) -> float:
         """Sum of a daily history over its last ``days`` days."""

@@ -21,10 +21,15 @@ HOST_COLUMNS = ["mw_mining", "mw_hosting", "mw_converting", "gpus_hosting",
 SELLER_COLUMNS = ["price_usd_per_m", "marginal_cost_usd_per_m", "quality", "choice_share",
                   "token_share", "firm_share", "demand_m_tokens", "served_m_tokens",
                   "rationed_m_tokens", "capacity_m_tokens", "gpus", "gpus_serving",
-                  "gpus_training", "gpus_on_order"]
+                  "gpus_training", "gpus_on_order", "gpus_rented", "gpus_rented_out"]
 #: Market columns that are NaN by design when ``bitcoin.enabled`` is false.
 NETWORK_COLUMNS = ["btc_price_usd", "hashprice_usd_per_ph_day", "difficulty",
                    "network_hashrate_eh_s", "block_height", "block_subsidy_btc"]
+#: The market's compute columns: NaN by design when ``compute.enabled`` is off.
+COMPUTE_COLUMNS = ["compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours",
+                   "compute_unmatched_gpu_hours", "compute_supply_gpu_hours"]
+#: Compute prices: NaN without a market, and until the auction a firm may rent in has traded.
+COMPUTE_PRICE = "compute_price_usd_per_gpu_hour"
 
 
 def check_no_nan_or_inf_anywhere(result):
@@ -50,6 +55,9 @@ def check_no_nan_or_inf_anywhere(result):
             else:
                 assert net.isna().all().all(), "network columns filled though bitcoin is off"
             df = df.drop(columns=NETWORK_COLUMNS)
+        if name in ("firms", "market"):
+            _check_compute_columns(result, name, df)
+            df = df.drop(columns=COMPUTE_COLUMNS if name == "market" else [COMPUTE_PRICE])
         numeric = df.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all(), f"non-finite value in {name}"
         assert not df.isna().any().any(), f"missing value in {name}"
@@ -59,6 +67,27 @@ def _tokens(result) -> pd.DataFrame:
     """The rows of the firms that sell tokens (every kind but the miners turned hosts)."""
     f = result.firms
     return f[f["kind"] != "miner_host"]
+
+
+def _check_compute_columns(result, name, df):
+    """NaN on every row without a compute market; with one, volumes finite and >= 0, and a
+    price, once there is one, finite and >= 0 ever after (it is the last traded price)."""
+    cols = COMPUTE_COLUMNS if name == "market" else [COMPUTE_PRICE]
+    if not result.config.compute.enabled:
+        assert df[cols].isna().all().all(), f"compute columns in {name} though it is off"
+        return
+    if name == "market":
+        vol = df[COMPUTE_COLUMNS[1:]].to_numpy()
+        assert np.isfinite(vol).all() and (vol >= 0).all(), "bad compute volume"
+    groups = [df[COMPUTE_PRICE]] if name == "market" else \
+        [rows[COMPUTE_PRICE] for _, rows in df.groupby("firm")]
+    for price in groups:
+        seen = price.notna().cummax()
+        restricted = name == "firms" and any(s.kind == "export_control"
+                                             for s in result.config.shocks)
+        if not restricted:  # an export control can take a firm out of the priced market
+            assert price[seen].notna().all(), "a compute price went missing after a trade"
+        assert (price.dropna() >= 0).all() and np.isfinite(price.dropna()).all()
 
 
 def check_customer_spend_equals_sum_of_revenues(result):
@@ -118,7 +147,8 @@ def check_every_token_is_served_by_someone_or_counted_unserved(result):
 def check_cash_changes_equal_booked_flows(result):
     f = result.firms.sort_values(["firm", "day"])
     inflow = (f["revenue_usd"] - f["serving_cost_usd"] - f["training_cost_usd"]
-              - f["fixed_cost_usd"] - f["capex_usd"] + f["funding_usd"] + f["subsidy_usd"])
+              - f["fixed_cost_usd"] - f["capex_usd"] + f["funding_usd"] + f["subsidy_usd"]
+              - f["compute_rent_usd"] + f["compute_sales_usd"])
     for firm, rows in f.assign(inflow=inflow).groupby("firm"):
         cash = rows["cash_usd"].to_numpy()
         start = result.config.firms[firm].cash_usd
@@ -132,29 +162,37 @@ def check_operating_profit_definition(result):
     np.testing.assert_allclose(
         f["operating_profit_usd"],
         f["revenue_usd"] - f["serving_cost_usd"] - f["training_cost_usd"] - f["fixed_cost_usd"]
-        - f["depreciation_usd"], rtol=1e-9, atol=1e-6)
+        - f["depreciation_usd"] - f["compute_rent_usd"] + f["compute_sales_usd"], rtol=1e-9,
+        atol=1e-6)
 
 
 def check_gpu_books(result):
     f = _tokens(result)
-    np.testing.assert_allclose(f["gpus"], f["gpus_serving"] + f["gpus_training"], rtol=1e-12)
-    assert (f[["gpus", "gpus_serving", "gpus_training", "gpus_on_order"]] >= -1e-9).all().all()
-    # Capacity is the serving pool's output.
+    # Owned GPUs serve, train, or are rented out to the compute market until its next clearing.
+    np.testing.assert_allclose(f["gpus"], f["gpus_serving"] + f["gpus_training"]
+                               + f["gpus_rented_out"], rtol=1e-12)
+    assert (f[["gpus", "gpus_serving", "gpus_training", "gpus_on_order", "gpus_rented",
+               "gpus_rented_out"]] >= -1e-9).all().all()
+    # Capacity is the serving pool's and the rented GPUs' output.
     for name, rows in f.groupby("firm"):
         cfg = result.config.firms[name]
         per_gpu = result.config.technology.tokens_per_gpu_hour_m * cfg.inference_efficiency * 24
-        np.testing.assert_allclose(rows["capacity_m_tokens"], rows["gpus_serving"] * per_gpu,
+        np.testing.assert_allclose(rows["capacity_m_tokens"],
+                                   (rows["gpus_serving"] + rows["gpus_rented"]) * per_gpu,
                                    rtol=1e-12)
 
 
 def check_serving_cost_is_gpu_hours_times_hourly_cost(result):
+    """The owned GPU-hours used cost ``cost_per_gpu_hour_usd`` each: those serving tokens beyond
+    the rented GPUs' (tokens are served on rented GPUs first) and those rented out."""
     f = _tokens(result)
     for name, rows in f.groupby("firm"):
         cfg = result.config.firms[name]
         tph = result.config.technology.tokens_per_gpu_hour_m * cfg.inference_efficiency
+        owned = np.maximum(rows["served_m_tokens"] / tph - rows["gpus_rented"] * 24.0, 0.0)
         np.testing.assert_allclose(rows["serving_cost_usd"],
-                                   rows["served_m_tokens"] / tph * cfg.cost_per_gpu_hour_usd,
-                                   rtol=1e-12)
+                                   (owned + rows["gpus_rented_out"] * 24.0)
+                                   * cfg.cost_per_gpu_hour_usd, rtol=1e-12, atol=1e-9)
 
 
 def check_subsidy_covers_the_shortfall_up_to_cap(result):
@@ -169,7 +207,8 @@ def check_subsidy_covers_the_shortfall_up_to_cap(result):
         gone = ev[(ev["firm"] == name) & (ev["kind"] == "parent_withdraws")]["day"]
         withdrawn_after = int(gone.iloc[0]) if len(gone) else None
         surplus = (rows["revenue_usd"] - rows["serving_cost_usd"] - rows["training_cost_usd"]
-                   - rows["fixed_cost_usd"] - rows["capex_usd"]).to_numpy()
+                   - rows["fixed_cost_usd"] - rows["capex_usd"] - rows["compute_rent_usd"]
+                   + rows["compute_sales_usd"]).to_numpy()
         expected, owed, paid = [], 0.0, 0.0
         for day, s in zip(rows["day"], surplus, strict=True):
             left = np.inf if budget is None else max(budget - paid, 0.0)
@@ -280,10 +319,12 @@ def check_welfare_identities(result):
 
 def check_deadweight_loss(result):
     """Deadweight loss is the efficient benchmark's surplus less consumer surplus and the
-    firms' margins (revenue less serving cost), never negative; rationing loss never negative."""
+    firms' margins (price less marginal cost, times tokens served), never negative; rationing
+    loss never negative."""
     m = result.market.set_index("day")
     f = _tokens(result)
-    f = f.assign(margin=f["revenue_usd"] - f["serving_cost_usd"])
+    f = f.assign(margin=(f["price_usd_per_m"] - f["marginal_cost_usd_per_m"])
+                 * f["served_m_tokens"])
     margin = f.groupby("day")["margin"].sum().reindex(m.index, fill_value=0.0)
     assert (m["deadweight_loss_usd"] >= 0).all() and (m["rationing_loss_usd"] >= 0).all()
     scale = np.maximum(m["efficient_surplus_usd"].abs(), 1.0)
@@ -295,14 +336,16 @@ def check_deadweight_loss(result):
 
 
 def check_host_revenue_is_mining_plus_hosting(result):
-    """A host's revenue is its mining revenue plus its hosting revenue, and mining revenue is
-    the hashprice times the PH/s of the MW mining, every day."""
+    """A host's revenue is its mining revenue (``revenue_usd``) plus its hosting revenue (the
+    GPU-hours it sells, ``compute_sales_usd``), and mining revenue is the hashprice times the
+    PH/s of the MW mining, every day."""
     f = result.firms
     h = f[f["kind"] == "miner_host"]
     if h.empty:
         return
-    np.testing.assert_allclose(h["revenue_usd"], h["mining_revenue_usd"]
-                               + h["hosting_revenue_usd"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(h["revenue_usd"], h["mining_revenue_usd"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(h["compute_sales_usd"], h["hosting_revenue_usd"], rtol=1e-12,
+                               atol=1e-6)
     m = result.market.set_index("day")
     for name, rows in h.groupby("firm"):
         cfg = result.config.firms[name]

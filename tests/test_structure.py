@@ -12,7 +12,17 @@ import pytest
 from conftest import ROOT
 
 import sim
-from sim.firms import KINDS, GpuFleet, Host, Ledger, Miner, TokenSeller, Trainer, VentureFunding
+from sim.firms import (
+    KINDS,
+    GpuFleet,
+    Host,
+    Ledger,
+    Miner,
+    Renter,
+    TokenSeller,
+    Trainer,
+    VentureFunding,
+)
 from sim.world.model import PriceWarModel
 from sim.world.schedule import DAILY_STEPS
 
@@ -99,7 +109,7 @@ def test_each_kind_is_its_components_and_its_config_is_theirs():
     assert {f.name for f in dataclasses.fields(host.Config)} == \
         {f.name for c in host.components for f in dataclasses.fields(c.Config)} | {"kind", "label"}
     lab = KINDS["lean_lab"]
-    assert lab.components == (Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding)
+    assert lab.components == (Ledger, GpuFleet, TokenSeller, Trainer, Renter, VentureFunding)
     own = {f.name for f in dataclasses.fields(lab.Config)}
     parts = {f.name for c in lab.components for f in dataclasses.fields(c.Config)}
     assert own == parts | {"kind", "label"}

@@ -8,6 +8,7 @@ from sim.config.schema import (
     MAX_SEGMENTS,
     SHOCK_KINDS,
     BitcoinConfig,
+    ComputeConfig,
     Config,
     DistConfig,
     MarketConfig,
@@ -22,5 +23,5 @@ from sim.config.schema import (
 
 __all__ = ["Config", "DistConfig", "SegmentsConfig", "OutsideConfig", "TechnologyConfig",
            "MarketConfig", "BitcoinConfig", "ShockConfig", "OutputConfig", "SHOCK_KINDS",
-           "MAX_SEGMENTS", "MAX_HORIZON_DAYS", "hydra_schema", "register_configs"]
+           "MAX_SEGMENTS", "MAX_HORIZON_DAYS", "hydra_schema", "register_configs", "ComputeConfig"]
 

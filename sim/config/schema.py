@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 import types
 import typing
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "TechnologyConfig",
     "MarketConfig",
     "BitcoinConfig",
+    "ComputeConfig",
     "ShockConfig",
     "OutputConfig",
     "Config",
@@ -40,7 +42,7 @@ __all__ = [
     "publish",
 ]
 
-SHOCK_KINDS = ("entry", "price_cut", "demand_jump")
+SHOCK_KINDS = ("entry", "price_cut", "demand_jump", "export_control")
 BTC_MODELS = ("path", "gbm")
 HASHRATE_MODELS = ("path", "response")
 #: The last block height that pays a subsidy: from 33 halvings (6,930,000) on it is 0.
@@ -179,16 +181,51 @@ class BitcoinConfig:
 
 
 @dataclasses.dataclass
+class ComputeConfig:
+    """The GPU-hour market and new GPUs (``sim/world/compute.py``).
+
+    With ``enabled`` the compute market clears every ``clear_every_days`` days: firms rent
+    GPU-hours for the coming period from hosts and giants' clouds.  New GPUs' price
+    (``gpu_price_halving_years``) and the world's supply (``gpu_supply_per_quarter``) apply with
+    or without the market; their defaults (``inf``) leave GPU orders as they were."""
+
+    enabled: bool = param(False, doc="clear the GPU-hour rental market")
+    clear_every_days: int = param(7, 1, 365, unit="days",
+                                  doc="days between clearings; each rents GPU-hours for the "
+                                      "coming period of that many days")
+    gpu_price_halving_years: float = param(math.inf, 0, None, lo_open=True, inf=True,
+                                           unit="years",
+                                           doc="the price of a new GPU halves every this many "
+                                               "years (inf: constant; ML GPUs' price-performance "
+                                               "doubles every ~2.07 years)")
+    gpu_supply_per_quarter: float = param(math.inf, 0, None, inf=True, unit="GPUs/quarter",
+                                          doc="new GPUs all firms together may order per 91-day "
+                                              "quarter (inf: no limit); orders beyond it are cut")
+    gpu_price_usd: float = param(30_000.0, 0, 1e8, unit="USD/GPU",
+                                 doc="reference price of a new H100-equivalent on day 0, for "
+                                     "buyers without a price of their own")
+
+
+@dataclasses.dataclass
 class ShockConfig:
     """A scripted shock at the start of a day: a firm's ``entry``, a ``price_cut`` of
-    ``fraction`` of its price, or a ``demand_jump`` multiplying every segment's size by
-    ``factor``.  ``at`` is a whole day number or an ISO date."""
+    ``fraction`` of its price, a ``demand_jump`` multiplying every segment's size by
+    ``factor``, or an ``export_control`` on ``firm`` and ``firms`` (at most ``gpu_cap`` new GPUs
+    a quarter from then on; rentals only at home with ``rentals``, none without).  ``at`` is a
+    whole day number or an ISO date."""
 
     at: Any = param(doc="day number or ISO date")
-    kind: str = param(choices=SHOCK_KINDS, doc="entry, price_cut or demand_jump")
-    firm: str | None = param(None, doc="the firm (entry, price_cut)")
+    kind: str = param(choices=SHOCK_KINDS, doc="entry, price_cut, demand_jump or export_control")
+    firm: str | None = param(None, doc="the firm (entry, price_cut, export_control)")
     fraction: float = param(0.0, 0, 1, doc="price cut as a fraction of the price")
     factor: float = param(1.0, 0, 1e6, lo_open=True, doc="demand multiplier")
+    firms: list[str] = param([], doc="more firms an export_control applies to")
+    gpu_cap: float = param(0.0, 0, None, inf=True, unit="GPUs/quarter",
+                           doc="export_control: new GPUs each affected firm may order per 91-day "
+                               "quarter from then on (0: none; inf: no cap)")
+    rentals: bool = param(True, doc="export_control: renting GPU-hours from sellers of the "
+                                    "firm's own jurisdiction stays allowed (cross-border rentals "
+                                    "are always barred); false bars every rental")
 
 
 @dataclasses.dataclass
@@ -216,6 +253,7 @@ class Config:
     technology: TechnologyConfig = param(TechnologyConfig(), doc="shared technology")
     market: MarketConfig = param(MarketConfig(), doc="token-market options")
     bitcoin: BitcoinConfig = param(BitcoinConfig(), doc="the bitcoin network")
+    compute: ComputeConfig = param(ComputeConfig(), doc="the GPU-hour market and new GPUs")
     firms: dict[str, Any] = param({}, doc="firm sections by name (see the firm kinds)")
     shocks: list[ShockConfig] = param([], doc="scripted shocks")
     targets: dict[str, Any] = param({}, doc="observed outcomes to compare with")

@@ -30,12 +30,13 @@ MAX_HORIZON_DAYS = 36_500  # a century of days
 
 
 def interval_text(what: str, lo: float | None, hi: float | None, lo_open=False,
-                  hi_open=False) -> str:
-    """``"a number in [0, 1)"``-style description of an interval (``None`` = unbounded)."""
-    if lo is None and hi is None:
+                  hi_open=False, inf=False) -> str:
+    """``"a number in [0, 1)"``-style description of an interval (``None`` = unbounded; with
+    ``inf`` the upper end ``inf`` itself is allowed: ``[0, inf]``)."""
+    if lo is None and hi is None and not inf:
         return what
     left = "(" if lo_open or lo is None else "["
-    right = ")" if hi_open or hi is None else "]"
+    right = "]" if inf and hi is None else (")" if hi_open or hi is None else "]")
     return f"{what} in {left}{_fmt(lo, '-inf')}, {_fmt(hi, 'inf')}{right}"
 
 
@@ -51,9 +52,12 @@ def _inside(value: float, lo, hi, lo_open, hi_open) -> bool:
 
 
 def number(key: str, value: Any, lo: float | None, hi: float | None, *, lo_open=False,
-           hi_open=False) -> float:
-    """A finite real number in the interval."""
-    what = interval_text("a number", lo, hi, lo_open, hi_open)
+           hi_open=False, inf=False) -> float:
+    """A finite real number in the interval (or, with ``inf`` and no upper bound, ``inf``:
+    "no limit")."""
+    what = interval_text("a number", lo, hi, lo_open, hi_open, inf and hi is None)
+    if inf and hi is None and isinstance(value, float) and value == math.inf:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(key, value, what, "not a finite number")
     if not _inside(value, lo, hi, lo_open, hi_open):
@@ -129,13 +133,17 @@ _NO_DEFAULT = object()
 
 def param(default: Any = _NO_DEFAULT, lo: float | None = None, hi: float | None = None, *,
           lo_open: bool = False, hi_open: bool = False, unit: str = "", doc: str = "",
-          choices: tuple[str, ...] | None = None, kind: str | None = None) -> Any:
+          choices: tuple[str, ...] | None = None, kind: str | None = None,
+          inf: bool = False) -> Any:
     """A dataclass field with its metadata: allowed range ``[lo, hi]`` (ends open where flagged),
     ``unit``, ``doc``, ``choices`` for strings, and ``kind`` for values with a shape of their
     own (``"date"``: ``YYYY-MM-DD``; ``"path"``: ``[[day or date, value], ...]`` with values in
-    ``[lo, hi]``).  Lists, dicts and dataclass defaults are copied for each instance."""
+    ``[lo, hi]``); ``inf`` lets a number without an upper bound be ``inf`` ("no limit").  Lists,
+    dicts and dataclass defaults are copied for each instance."""
     meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "unit": unit,
             "doc": doc, "choices": tuple(choices) if choices else None, "kind": kind}
+    if inf:
+        meta["inf"] = True
     if default is _NO_DEFAULT:
         return dataclasses.field(metadata=meta)
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
@@ -170,7 +178,8 @@ def _type_word(typ: Any, m: dict) -> str:
     elif typ is int:
         word = interval_text("an integer", lo, hi, False, m.get("hi_open", False))
     elif typ is float:
-        word = interval_text("a number", lo, hi, m.get("lo_open", False), m.get("hi_open", False))
+        word = interval_text("a number", lo, hi, m.get("lo_open", False), m.get("hi_open", False),
+                             m.get("inf", False) and hi is None)
     elif m.get("kind") == "date":
         word = "an ISO date YYYY-MM-DD"
     elif m.get("choices"):
@@ -218,7 +227,7 @@ def _check(key: str, value: Any, typ: Any, m: dict, day_of) -> Any:
         return integer(key, value, m.get("lo"), m.get("hi"), hi_open=m.get("hi_open", False))
     if typ is float:
         return number(key, value, m.get("lo"), m.get("hi"), lo_open=m.get("lo_open", False),
-                      hi_open=m.get("hi_open", False))
+                      hi_open=m.get("hi_open", False), inf=m.get("inf", False))
     if typ is str:
         if m.get("kind") == "date":
             date(key, value)

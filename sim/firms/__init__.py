@@ -15,7 +15,9 @@ from sim.firms.components import (
 )
 from sim.firms.hosting import Host, Miner
 from sim.firms.kinds import LeanLab, MinerHost, TechGiant
+from sim.firms.renting import Contract, Renter
 
 __all__ = ["Firm", "FirmConfig", "Component", "KINDS", "kind_config", "Flows", "Outcome",
            "Ledger", "GpuFleet", "TokenSeller", "Trainer", "FundingConfig", "VentureFunding",
-           "ParentSubsidy", "LeanLab", "TechGiant", "Miner", "Host", "MinerHost"]
+           "ParentSubsidy", "LeanLab", "TechGiant", "Miner", "Host", "MinerHost", "Renter",
+           "Contract"]

@@ -207,6 +207,11 @@ class Firm(mesa.Agent):
                 shared=self.model.shared, start=self.model.cfg.start, log=self._log)
         return ctx
 
+    @property
+    def jurisdiction(self) -> str:
+        """Where the firm is, for export controls (``Ledger.Config.jurisdiction``)."""
+        return self.ledger.cfg.jurisdiction
+
     def _log(self, kind: str, detail: str, value: float = 0.0) -> None:
         self.model.log(self, kind, detail, value)
 
@@ -227,7 +232,7 @@ class Firm(mesa.Agent):
             gpus_serving=fleet.serving if fleet else 0.0,
             gpus_training=fleet.training if fleet else 0.0,
             gpus_on_order=fleet.on_order if fleet else 0.0,
-            gpu_price_usd=fleet.cfg.gpu_price_usd if fleet else 0.0,
+            gpu_price_usd=fleet.price_of_new_gpu() if fleet else 0.0,
             gpu_lead_days=fleet.cfg.gpu_lead_days if fleet else 0.0,
             choice_share=seller.outcome.choice_share if seller else 0.0,
             served_m_tokens=seller.outcome.served_m_tokens if seller else 0.0,
@@ -235,6 +240,11 @@ class Firm(mesa.Agent):
             backing_usd_per_day=per_day,
             backing_left_usd=left,
             rationed_m_tokens=seller.outcome.rationed_m_tokens if seller else 0.0,
+            # The compute market (sim/world/compute.py).
+            compute_price_usd_per_gpu_hour=self.model.compute_price_for(self),
+            gpu_depreciation_per_year=fleet.cfg.gpu_depreciation_per_year if fleet else 0.0,
+            gpus_rented=self.renter.gpus if self.renter is not None else 0.0,
+            gpus_rented_out=fleet.lent if fleet else 0.0,
         )
 
     # ----------------------------------------------------------------- the day's steps

@@ -59,18 +59,34 @@ class Flows:
     depreciation_usd: float = 0.0
     funding_usd: float = 0.0
     subsidy_usd: float = 0.0
+    # The compute market (sim/firms/renting.py): GPU-hours rented in, and rented out.
+    compute_rent_usd: float = 0.0
+    compute_sales_usd: float = 0.0
+
+    @property
+    def compute_net_usd(self) -> float:
+        """Sales of GPU-hours less their rent (0 for a firm outside the compute market)."""
+        return self.compute_sales_usd - self.compute_rent_usd
 
     @property
     def operating_profit_usd(self) -> float:
-        """Revenue less serving, training, fixed costs and depreciation."""
-        return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
-                - self.fixed_cost_usd - self.depreciation_usd)
+        """Revenue and sales of GPU-hours less serving, training, fixed costs, depreciation and
+        compute rent."""
+        profit = (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
+                  - self.fixed_cost_usd - self.depreciation_usd)
+        if self.compute_rent_usd or self.compute_sales_usd:
+            profit += self.compute_net_usd
+        return profit
 
     @property
     def operating_cash_usd(self) -> float:
-        """Revenue less the cash costs of operating: serving, training, fixed."""
-        return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
+        """Revenue and sales of GPU-hours less the cash costs of operating: serving, training,
+        fixed, compute rent."""
+        cash = (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
                 - self.fixed_cost_usd)
+        if self.compute_rent_usd or self.compute_sales_usd:
+            cash += self.compute_net_usd
+        return cash
 
     @property
     def free_cash_flow_usd(self) -> float:
@@ -169,6 +185,15 @@ class Ledger(Component):
                                            doc="horizon of spending: the owners' backing over "
                                                "it counts, its burn (at least the fixed cost) "
                                                "is kept back")
+        jurisdiction: str = param("us", doc="where the firm is (export controls bar renting "
+                                            "across borders): a short code such as us, cn, eu")
+
+    @classmethod
+    def check(cls, key, section, cfg):
+        where = section.jurisdiction
+        if not where or not where.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{key}.jurisdiction", where, "a non-empty code of letters, digits, "
+                              "_ and -", "bad jurisdiction")
 
     def __init__(self, firm, cfg):
         super().__init__(firm, cfg)
@@ -181,7 +206,8 @@ class Ledger(Component):
     def book(self, what: str, amount: float) -> None:
         """Book ``amount`` USD to flow ``what`` (costs and capex are paid, the rest received)."""
         setattr(self.flows, what, getattr(self.flows, what) + amount)
-        if what in ("serving_cost_usd", "training_cost_usd", "fixed_cost_usd", "capex_usd"):
+        if what in ("serving_cost_usd", "training_cost_usd", "fixed_cost_usd", "capex_usd",
+                    "compute_rent_usd"):
             self.cash -= amount
         elif what != "depreciation_usd":  # depreciation is not cash
             self.cash += amount
@@ -196,7 +222,10 @@ class Ledger(Component):
         h["revenue_usd"].append(self.flows.revenue_usd)
         h["free_cash_flow_usd"].append(self.flows.free_cash_flow_usd)
         f = self.flows
-        self._running.append(f.revenue_usd - f.serving_cost_usd - f.fixed_cost_usd)
+        running = f.revenue_usd - f.serving_cost_usd - f.fixed_cost_usd
+        if f.compute_rent_usd or f.compute_sales_usd:
+            running += f.compute_net_usd
+        self._running.append(running)
         self.flows = Flows()
 
     def history(self, key: str) -> np.ndarray:
@@ -213,6 +242,7 @@ class Ledger(Component):
 
     def burn_usd_per_day(self) -> float:
         """Burn kept in reserve, USD a day: ``b = max(f, -mean(revenue - serving - fixed))``
+        (compute rent and sales counted with revenue and serving)
         over the last :data:`BURN_WINDOW_DAYS` recorded days, ``f`` the fixed cost a day.  So the
         reserve holds the fixed costs, which are due whatever revenue does, or the operating
         loss (research aside) when that is larger."""
@@ -260,9 +290,12 @@ class Stock:
     serving: float = 0.0
     training: float = 0.0
     on_order: float = 0.0
+    lent: float = 0.0  # rented out to the compute market this period
 
     @property
     def owned(self) -> float:
+        if self.lent:
+            return self.serving + self.training + self.lent
         return self.serving + self.training
 
 
@@ -270,12 +303,18 @@ class GpuFleet(Component):
     """H100-equivalent GPUs: a serving pool (a SimPy ``Container``), GPUs held by training runs,
     and orders on their way.
 
-    Orders are paid at ``gpu_price_usd`` each and join the serving pool ``gpu_lead_days`` later;
-    the capacity rule's order is cut to what the firm's free funds pay for
-    (:meth:`Ledger.affordable`).
-    Each day a fraction ``1 - (1 - d)^(1/365)`` of serving and training GPUs is retired and
-    charged to depreciation at ``gpu_price_usd`` each.  Operating a GPU costs
-    ``cost_per_gpu_hour_usd`` an hour while it serves or trains.
+    Orders are paid at the price of a new GPU that day (``gpu_price_usd`` on day 0, falling by
+    ``compute.gpu_price_halving_years``: :meth:`price_of_new_gpu`) and join the serving pool
+    ``gpu_lead_days`` later; the capacity rule's order is cut to what the firm's free funds pay
+    for (:meth:`Ledger.affordable`), and then to what the world's supply and an export control
+    allow (``GpuSupply.grant``, :mod:`sim.world.compute`).
+    Each day a fraction ``1 - (1 - d)^(1/365)`` of serving, training and lent GPUs is retired
+    and charged to depreciation at ``gpu_price_usd`` each; when new GPUs' price falls, at each
+    unit's purchase price instead (GPUs retire in proportion, so the charge is the fraction times
+    the fleet's book cost at purchase prices).  Operating a GPU costs ``cost_per_gpu_hour_usd``
+    an hour while it serves, trains or is rented out.  GPUs rented out to the compute market
+    (``lent``, :meth:`lend`) leave the serving pool until the next clearing (:meth:`reclaim`);
+    the lent GPUs that retire meanwhile are replaced from the serving pool.
     """
 
     role = "fleet"
@@ -298,16 +337,43 @@ class GpuFleet(Component):
         self.pool = simpy.Container(firm.env, init=float(cfg.gpus))
         self.training = 0.0
         self.on_order = 0.0
+        self.lent = 0.0
         self.day_stock = Stock(self.pool.level)
         self._daily = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
+        # New GPUs' price path (sim/world/compute.py); flat unless it falls.
+        self._supply = firm.model.gpu_supply
+        self._book_usd = float(cfg.gpus) * self.price_of_new_gpu()  # owned, at purchase prices
 
     @property
     def serving(self) -> float:
         return self.pool.level
 
+    def price_of_new_gpu(self) -> float:
+        """USD for a new GPU today: ``gpu_price_usd * 2^(-now / (365 T))``."""
+        if self._supply.flat:
+            return self.cfg.gpu_price_usd
+        return self._supply.price_of_new_gpu(self.firm.env.now, self.cfg.gpu_price_usd)
+
+    def lend(self, n: float) -> float:
+        """Rent ``n`` serving GPUs out until the next clearing (at most the serving pool): they
+        leave the serving pool.  Returns the GPUs lent."""
+        n = min(float(n), self.pool.level)
+        if not n > 0:
+            return 0.0
+        taken = self.pool.get(n)
+        assert taken.triggered, "the serving pool never has a waiting request"
+        self.lent += n
+        return n
+
+    def reclaim(self) -> None:
+        """The GPUs rented out come back to the serving pool."""
+        if self.lent > 0:
+            self.pool.put(self.lent)
+        self.lent = 0.0
+
     def book_day(self, outcome) -> None:
         """Keep the fleet the day's market ran on (the GPU columns of the firms table)."""
-        self.day_stock = Stock(self.pool.level, self.training, self.on_order)
+        self.day_stock = Stock(self.pool.level, self.training, self.on_order, self.lent)
 
     def start(self) -> None:
         if math.isfinite(self.rule.review_days):
@@ -318,22 +384,29 @@ class GpuFleet(Component):
         while True:
             yield firm.env.timeout(self.rule.review_days)
             n = self.rule.order(firm.view(), firm.context("capacity"))
-            n = firm.ledger.affordable(n, self.cfg.gpu_price_usd, "GPU order")
+            n = firm.ledger.affordable(n, self.price_of_new_gpu(), "GPU order")
             if n > 0:
                 self.order(n)
 
-    def order(self, n: float) -> None:
-        """Pay for ``n`` GPUs now; they join the serving pool after the lead time."""
-        cost = n * self.cfg.gpu_price_usd
+    def order(self, n: float) -> float:
+        """Pay for ``n`` GPUs now (as many as the world's supply and an export control allow);
+        they join the serving pool after the lead time.  Returns the GPUs ordered."""
+        n = self._supply.grant(self.firm, n)
+        if not n > 0:
+            return 0.0
+        unit = self.price_of_new_gpu()
+        cost = n * unit
         self.firm.ledger.book("capex_usd", cost)
         self.on_order += n
         self.firm.model.log(self.firm, "gpu_order", f"{n:.0f} GPUs for {cost:,.0f} USD", n)
-        self.firm.process(self._delivery(n))
+        self.firm.process(self._delivery(n, unit))
+        return n
 
-    def _delivery(self, n: float):
+    def _delivery(self, n: float, unit: float):
         yield self.firm.env.timeout(self.cfg.gpu_lead_days)
         self.on_order -= n
         self.pool.put(n)
+        self._book_usd += n * unit
         self.firm.model.log(self.firm, "gpu_delivery", f"{n:.0f} GPUs", n)
 
     def depreciate(self) -> None:
@@ -341,22 +414,31 @@ class GpuFleet(Component):
         if rate <= 0:
             return
         lost_serving = self.pool.level * rate
+        if self.lent:  # lent GPUs that retire are replaced from the serving pool
+            lost_serving = min(lost_serving + self.lent * rate, self.pool.level)
         if lost_serving > 0:
             taken = self.pool.get(lost_serving)
             assert taken.triggered, "the serving pool never has a waiting request"
         lost_training = self.training * rate
         self.training -= lost_training
-        self.firm.ledger.book("depreciation_usd",
-                              (lost_serving + lost_training) * self.cfg.gpu_price_usd)
+        if self._supply.flat:
+            charge = (lost_serving + lost_training) * self.cfg.gpu_price_usd
+        else:  # at purchase prices: the retired share of the fleet's book cost
+            charge = self._book_usd * rate
+        self._book_usd -= self._book_usd * rate
+        self.firm.ledger.book("depreciation_usd", charge)
 
 
 # ----------------------------------------------------------------------------- tokens
 class TokenSeller(Component):
     """Sells tokens in the daily market: a posted price, a model quality, and its price reviews.
 
-    Capacity is ``serving GPUs * tokens_per_gpu_hour * 24`` million tokens a day, with
-    ``tokens_per_gpu_hour = technology.tokens_per_gpu_hour_m * inference_efficiency``; the
-    marginal cost is ``cost_per_gpu_hour / tokens_per_gpu_hour`` USD per million tokens.
+    Capacity is ``(serving + rented GPUs) * tokens_per_gpu_hour * 24`` million tokens a day, with
+    ``tokens_per_gpu_hour = technology.tokens_per_gpu_hour_m * inference_efficiency`` and the
+    rented GPUs the :class:`~sim.firms.renting.Renter`'s (market and contracts; none without
+    one); the marginal cost is ``cost_per_gpu_hour / tokens_per_gpu_hour`` USD per million
+    tokens.  Tokens are served on rented GPUs first (their rent is paid anyway), and only the
+    owned GPU-hours used cost ``cost_per_gpu_hour``.
     """
 
     role = "seller"
@@ -407,9 +489,15 @@ class TokenSeller(Component):
         return self.firm.fleet.cfg.cost_per_gpu_hour_usd / self.tokens_per_gpu_hour
 
     @property
+    def rented_gpus(self) -> float:
+        """GPUs rented in today (market and contracts; 0 without a renter)."""
+        renter = self.firm.renter
+        return renter.gpus if renter is not None else 0.0
+
+    @property
     def capacity_m_tokens(self) -> float:
-        """Million tokens a day the serving pool can produce."""
-        return self.firm.fleet.serving * self.tokens_per_gpu_hour * 24.0
+        """Million tokens a day the serving pool and the rented GPUs can produce."""
+        return (self.firm.fleet.serving + self.rented_gpus) * self.tokens_per_gpu_hour * 24.0
 
     def start(self) -> None:
         firm = self.firm
@@ -508,12 +596,16 @@ class TokenSeller(Component):
                 self.sooner.succeed()
 
     def book_day(self, outcome: Outcome) -> None:
-        """Revenue, and serving cost ``served / tokens_per_gpu_hour * cost_per_gpu_hour``."""
+        """Revenue, and serving cost ``served / tokens_per_gpu_hour * cost_per_gpu_hour`` (the
+        owned GPU-hours used: those beyond the rented GPUs' ``24 * rented``)."""
         self.outcome = outcome
         ledger = self.firm.ledger
         ledger.book("revenue_usd", outcome.revenue_usd)
-        ledger.book("serving_cost_usd", outcome.served_m_tokens / self.tokens_per_gpu_hour
-                    * self.firm.fleet.cfg.cost_per_gpu_hour_usd)
+        hours = outcome.served_m_tokens / self.tokens_per_gpu_hour
+        rented = self.rented_gpus
+        if rented > 0:
+            hours = max(hours - rented * 24.0, 0.0)
+        ledger.book("serving_cost_usd", hours * self.firm.fleet.cfg.cost_per_gpu_hour_usd)
 
 
 # ----------------------------------------------------------------------------- research

@@ -11,7 +11,8 @@
   (``contract_lab``: price, term, GPUs; the signing and each payment in the events table) or
   into the compute market at its marginal cost, the power a GPU-hour uses.
 
-A host's revenue is mining plus hosting; its power bill is booked as its serving cost; its GPUs
+A host's revenue is mining (``revenue_usd``) plus hosting (``compute_sales_usd``, as a giant's
+cloud books the GPU-hours it sells); its power bill is booked as its serving cost; its GPUs
 retire at ``gpu_depreciation_per_year`` like a lab's.
 """
 
@@ -297,7 +298,7 @@ class Host(Component):
             if now - c.paid_until >= PAYMENT_DAYS - 1e-9:
                 self._pay(c)
         self.day_revenue = revenue
-        firm.ledger.book("revenue_usd", revenue)
+        firm.ledger.book("compute_sales_usd", revenue)  # GPU-hours sold, as a giant's cloud
         firm.ledger.book("serving_cost_usd", used * 24.0 * self.power_per_gpu_hour)
 
     def _pay(self, c: Contract) -> None:

@@ -3,10 +3,12 @@
 =============  =============================================================================
 kind           components
 =============  =============================================================================
-lean_lab       Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding: little cash, high
-               efficiency, fast reviews; lives on venture rounds and exits when cash runs out
-tech_giant     Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy: deep cash, GPUs at cost
-               from its own cloud, a parent whose profits cover the division's losses
+lean_lab       Ledger, GpuFleet, TokenSeller, Trainer, Renter, VentureFunding: little cash,
+               high efficiency, fast reviews; lives on venture rounds and exits when cash runs
+               out; rents GPU-hours when the compute market is on
+tech_giant     Ledger, GpuFleet, TokenSeller, Trainer, Renter, ParentSubsidy: deep cash, GPUs
+               at cost from its own cloud (which may rent spare ones out), a parent whose
+               profits cover the division's losses
 miner_host     Ledger, Miner, Host: a bitcoin miner whose sites mine or, converted, host GPUs
                it sells as GPU-hours (to one lab under contract, or in the compute market);
                sells no tokens
@@ -28,6 +30,7 @@ from sim.firms.components import (
     VentureFunding,
 )
 from sim.firms.hosting import Host, Miner
+from sim.firms.renting import Renter
 
 __all__ = ["LeanLab", "TechGiant", "MinerHost"]
 
@@ -37,7 +40,7 @@ class LeanLab(Firm):
     """A lean AI lab (DeepSeek-like): venture-funded, efficient, fast to review its prices."""
 
     kind = "lean_lab"
-    components = (Ledger, GpuFleet, TokenSeller, Trainer, VentureFunding)
+    components = (Ledger, GpuFleet, TokenSeller, Trainer, Renter, VentureFunding)
 
 
 @KINDS.register("tech_giant")
@@ -46,7 +49,7 @@ class TechGiant(Firm):
     reviews with a reaction lag."""
 
     kind = "tech_giant"
-    components = (Ledger, GpuFleet, TokenSeller, Trainer, ParentSubsidy)
+    components = (Ledger, GpuFleet, TokenSeller, Trainer, Renter, ParentSubsidy)
 
 
 @KINDS.register("miner_host")

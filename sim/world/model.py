@@ -35,6 +35,7 @@ from sim.firms import KINDS, Firm, Outcome
 from sim.markets import tokens
 from sim.views import MarketView
 from sim.world.benchmarks import Benchmarks
+from sim.world.compute import COMPUTE_COLUMNS, ComputeMarket, GpuSupply
 from sim.world.demand import Segments
 from sim.world.exogenous import Path, Technology
 from sim.world.network import BitcoinNetwork
@@ -94,6 +95,10 @@ class PriceWarModel(mesa.Model):
             tables={"events": EVENT_COLUMNS},
         )
         self._pending_shocks = sorted(cfg.shocks, key=lambda s: cfg.day_of(s.at))
+        # New GPUs' price and supply (always), and the GPU-hour market (compute.enabled).
+        self.gpu_supply = GpuSupply(self, cfg.compute)
+        self.compute: ComputeMarket | None = (
+            ComputeMarket(self, cfg.compute, self.gpu_supply) if cfg.compute.enabled else None)
         # Firms present at t = 0 are created, not announced as entries: every one of them is in
         # the market before anyone's first decision.
         for name in cfg.firms:
@@ -103,6 +108,7 @@ class PriceWarModel(mesa.Model):
             firm.start()
         steps = {
             "shocks": self._shocks_today,
+            **({"compute_market": self.compute.step} if self.compute is not None else {}),
             "token_market": self._clear,
             "booking": self._book,
             "depreciation": self._depreciate,
@@ -157,6 +163,11 @@ class PriceWarModel(mesa.Model):
     def trained_quality(self, effective_gpu_hours: float) -> float:
         """``quality_anchor + points_per_decade * log10(C / anchor_gpu_hours)``."""
         return self.technology.trained_quality(effective_gpu_hours)
+
+    def compute_price_for(self, firm: Firm) -> float:
+        """The compute price ``firm`` faces, USD per GPU-hour (:meth:`ComputeMarket.price_for`;
+        NaN without a compute market)."""
+        return self.compute.price_for(firm) if self.compute is not None else float("nan")
 
     @property
     def token_firms(self) -> list[Firm]:
@@ -273,6 +284,20 @@ class PriceWarModel(mesa.Model):
             elif shock.kind == "demand_jump":
                 self.segments.jump *= shock.factor
                 self.log(None, "shock", f"demand x{shock.factor:g}", shock.factor)
+            elif shock.kind == "export_control":
+                self._export_control(shock)
+
+    def _export_control(self, shock) -> None:
+        """An ``export_control`` shock: each of its firms may order at most ``gpu_cap`` new GPUs
+        a quarter from today, and rent only at home (``rentals``) or not at all."""
+        names = list(dict.fromkeys(([shock.firm] if shock.firm else []) + list(shock.firms)))
+        rentals = "only from sellers in its jurisdiction" if shock.rentals else "none"
+        for name in names:
+            self.gpu_supply.restrict(name, shock.gpu_cap, shock.rentals, self.day)
+            firm = self.firms.get(name)
+            where = firm.jurisdiction if firm is not None else self.cfg.firms[name].jurisdiction
+            self.log(firm, "shock", f"export control on {name} ({where}): at most "
+                     f"{shock.gpu_cap:g} new GPUs a quarter, rentals {rentals}", shock.gpu_cap)
 
     def _clear(self) -> None:
         """Token-market step: clear today's market at the posted offers and capacities, then
@@ -371,6 +396,8 @@ class PriceWarModel(mesa.Model):
         """Record step: the day's welfare (once every firm has booked and depreciated), then
         Mesa's DataCollector row, then each firm's history."""
         row = self.market_row
+        row.update(self.compute.row() if self.compute is not None
+                   else dict.fromkeys(COMPUTE_COLUMNS, float("nan")))
         flows = [f.ledger.flows for f in self.active]
         row["producer_surplus_usd"] = float(sum(f.operating_profit_usd for f in flows))
         row["subsidy_paid_usd"] = float(sum(f.subsidy_usd for f in flows))

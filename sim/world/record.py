@@ -52,6 +52,12 @@ FIRM_REPORTERS = {
     # The day's benchmarks (sim/world/benchmarks.py).
     "nash_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[0],
     "monopoly_price_usd_per_m": lambda firm: firm.model.benchmarks.of(firm.name)[1],
+    # The compute market (sim/world/compute.py, sim/firms/renting.py).
+    "gpus_rented": _of("renter", "gpus"),
+    "gpus_rented_out": _of("fleet", "day_stock.lent"),
+    "compute_rent_usd": operator.attrgetter("ledger.flows.compute_rent_usd"),
+    "compute_sales_usd": operator.attrgetter("ledger.flows.compute_sales_usd"),
+    "compute_price_usd_per_gpu_hour": lambda firm: firm.model.compute_price_for(firm),
     # A miner turned host's sites (sim/firms/hosting.py); NaN for other kinds.
     "mw_mining": _of("miner", "day_mw_on"),
     "mw_hosting": _of("host", "mw_hosting"),
@@ -74,5 +80,8 @@ MARKET_COLUMNS = [
     "producer_surplus_usd", "subsidy_paid_usd", "total_surplus_usd", "no_purchase_m_tokens",
     "no_purchase_choice_share", "rationing_loss_usd", "efficient_surplus_usd",
     "deadweight_loss_usd", *NETWORK_COLUMNS,
+    # The compute market (sim/world/compute.py); NaN when it is disabled.
+    "compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours", "compute_unmatched_gpu_hours",
+    "compute_supply_gpu_hours",
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
