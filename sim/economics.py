@@ -1045,16 +1045,11 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         capped = start > costs
         p[players] = np.where(capped, start, costs)
     base = market.price_free_utilities()
-    for _ in range(2 * players.size + 2):
-        d = demand_state(market, p, base)[1][players]
-        over = ~capped & (d > caps * (1.0 + 1e-12))
-        low = capped & (p[players] < costs)
-        if not over.any() and not low.any():
-            return p[players].copy()
-        capped = (capped | over) & ~low
-        p[players[~capped]] = costs[~capped]
+    for _ in range(2 * players.size + 3):
+        # Solve D_B(p) = K_B for the binding set B (a warm start is only where Newton begins),
+        # then grow B by the players at cost over capacity, shrink it by those below cost.
         idx = players[capped]
-        for _ in range(100):
+        for _ in range(100 if idx.size else 0):
             _, d, jac = demand_state(market, p, base)
             f = d[idx] - caps[capped]
             if np.all(np.abs(f) <= tol * np.maximum(caps[capped], 1e-300)):
@@ -1068,4 +1063,11 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
                     break
                 t *= 0.5
             p = trial
+        d = demand_state(market, p, base)[1][players]
+        over = ~capped & (d > caps * (1.0 + 1e-12))
+        low = capped & (p[players] < costs)
+        if not over.any() and not low.any():
+            return p[players].copy()
+        capped = (capped | over) & ~low
+        p[players[~capped]] = costs[~capped]
     return p[players].copy()
