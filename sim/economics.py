@@ -1023,6 +1023,7 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     sum_i (p_i - c_i) dD_i/dp_k`` (Roy's identity: ``dCS/dp_k = -D_k``), so the maximum of
     ``W`` subject to ``D_i <= K_i`` has ``p_i = c_i + lambda_i`` with ``lambda_i >= 0`` the
     shadow price of ``i``'s capacity, zero unless ``D_i = K_i`` (the Kuhn-Tucker conditions;
+    a player without capacity, ``K_i = 0``, is at ``+inf``: it sells nothing;
     by duality no allocation of the customers, rationed or not, does better).  Found by Newton's
     method on ``D_B(p) = K_B`` for the set ``B`` of binding capacities, the other players at
     cost, ``B`` grown while a player at cost is over its capacity and shrunk while a capped
@@ -1042,8 +1043,12 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     capped = np.zeros(players.size, bool)
     if start is not None:
         start = _vec(start)
-        capped = start > costs
+        capped = (start > costs) & np.isfinite(start)
         p[players] = np.where(capped, start, costs)
+    # A player without capacity sells nothing: its price is +inf (no customer chooses it).
+    none = caps <= 0
+    capped &= ~none
+    p[players[none]] = np.inf
     base = market.price_free_utilities()
     for _ in range(2 * players.size + 3):
         # Solve D_B(p) = K_B for the binding set B (a warm start is only where Newton begins),
@@ -1064,10 +1069,11 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
                 t *= 0.5
             p = trial
         d = demand_state(market, p, base)[1][players]
-        over = ~capped & (d > caps * (1.0 + 1e-12))
+        over = ~capped & ~none & (d > caps * (1.0 + 1e-12))
         low = capped & (p[players] < costs)
         if not over.any() and not low.any():
             return p[players].copy()
         capped = (capped | over) & ~low
-        p[players[~capped]] = costs[~capped]
+        free = ~capped & ~none
+        p[players[free]] = costs[free]
     return p[players].copy()

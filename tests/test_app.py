@@ -24,7 +24,7 @@ def test_dashboard_model_steps_days_and_reseeds():
 def test_every_scenario_is_offered_and_the_defaults_build():
     assert set(app.SCENARIOS) == {"algorithmic_pricing", "china_2024", "china_2024_holdout",
                                   "export_controls", "lean_lab_vs_giant", "logit_duopoly",
-                                  "predation", "release_race_2025"}
+                                  "miner_pivot", "predation", "release_race_2025"}
     choice = app.model_params["scenario_name"]
     assert choice["value"] in choice["values"]
     app.DashboardModel(**{k: v["value"] for k, v in app.model_params.items()})

@@ -369,7 +369,8 @@ class PriceWarModel(mesa.Model):
             p[:n] = efficient_prices(market, p, players, start=start)
             self._efficient_last = (names, p[:n].copy())
             cs, demand, _ = demand_state(market, p)
-            return cs + float((p - market.costs)[:n] @ demand[:n])
+            sells = np.isfinite(p[:n])  # a firm without capacity is priced out (+inf)
+            return cs + float((p[:n] - market.costs[:n])[sells] @ demand[:n][sells])
         return cs
 
     def _benchmark(self, act, market: SegmentMarket, prices: np.ndarray,
