@@ -584,7 +584,8 @@ def bench_benchmarks(args) -> None:
 
 #: The default scenario with a miner turned host (contracted to the lab), the Bitcoin network
 #: and the compute market (issue #9's benchmark: within 1.5x of the run without them).
-HOSTS = ["+firm@firms.host=miner_host", "firms.host.contract_lab=lab", "bitcoin.enabled=true",
+HOSTS = ["+firm@firms.host=miner_host", "firms.host.contract_lab=lab",
+         "firms.host.contract_price_usd_per_gpu_hour=1.6", "bitcoin.enabled=true",
          "compute.enabled=true"]
 
 
