@@ -285,7 +285,8 @@ def _report(result, out: Path, sweeping: bool) -> None:
         pass
     s = result.summary
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["final"]["firm_shares"].items())
-    prices = ", ".join(f"{k} {v['final_price_usd_per_m']:.4g}" for k, v in s["firms"].items())
+    prices = ", ".join(f"{k} {v['final_price_usd_per_m']:.4g}" for k, v in s["firms"].items()
+                       if "final_price_usd_per_m" in v)  # hosts post no token price
     lines = [
         f"{s['scenario']} (seed {s['seed']}, {s['horizon_days']} days) -> {out}",
         f"  final prices (USD/M): {prices}",

@@ -96,3 +96,26 @@ def test_hosts_sell_no_tokens_and_keep_their_books(pivot):
     assert hosts["price_usd_per_m"].isna().all()
     assert set(pivot.summary["firms"]["miner"]) >= {"revenue_usd", "final_cash_usd"}
     assert "final_price_usd_per_m" not in pivot.summary["firms"]["miner"]
+
+
+def test_the_run_figures_draw_the_token_sellers_and_every_firms_cash(pivot, tmp_path):
+    from sim.output.plots import plot_prices, standard_figures
+
+    paths = standard_figures(pivot, tmp_path)
+    assert sorted(p.name for p in paths) == ["cash.png", "hhi.png", "prices.png", "shares.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    labels = plot_prices(pivot).axes[0].get_legend_handles_labels()[1]
+    assert "lab" in labels and "miner" not in labels and "old_miner" not in labels
+
+
+def test_the_cli_runs_the_scenario_and_reports_the_token_sellers(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "sim", "scenario=miner_pivot", "horizon_days=40",
+                          f"hydra.run.dir={run}"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "final prices (USD/M): lab " in out.stdout and "miner" not in out.stdout.split(
+        "final prices")[1].split("\n")[0]
+    assert (run / "summary.json").exists() and (run / "figures" / "prices.png").exists()

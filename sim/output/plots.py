@@ -119,10 +119,15 @@ def _wide(firms: pd.DataFrame, column: str) -> pd.DataFrame:
     return wide[list(firms["firm"].unique())].rename_axis(columns="firm")
 
 
+def _token_firms(firms: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the firms that post token prices (a miner turned host posts none)."""
+    return firms[firms.groupby("firm")["price_usd_per_m"].transform("count") > 0]
+
+
 def plot_prices(result: Result):
     """Posted prices per firm and the outside option, with first cuts annotated."""
     fig, ax = _figure(9, 4.8)
-    prices = _wide(result.firms, "price_usd_per_m")
+    prices = _wide(_token_firms(result.firms), "price_usd_per_m")
     for name in prices.columns:
         (line,) = ax.step(prices.index, prices[name], where="post", label=name, lw=1.6)
         cut = result.summary["firms"][name]["price_cut"]
@@ -165,7 +170,7 @@ def plot_prices(result: Result):
 def plot_shares(result: Result):
     """Stacked shares of all tokens: each firm, the outside option, unserved."""
     fig, ax = _figure(9, 4.8)
-    shares = _wide(result.firms, "token_share").fillna(0.0)
+    shares = _wide(_token_firms(result.firms), "token_share").fillna(0.0)
     m = result.market.set_index("date")
     total = m["total_demand_m_tokens"]
     layers = [shares[c].reindex(m.index, fill_value=0.0) for c in shares.columns]
