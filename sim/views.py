@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.core.params import day_number
 from sim.economics import SegmentMarket
+from sim.markets import bitcoin
 from sim.markets.tokens import FIXED, Usage
 
 __all__ = ["MarketView", "FirmView", "HostView", "RuleContext", "LogTermSource", "readonly"]
@@ -182,19 +183,18 @@ def _no_log(kind: str, detail: str, value: float = 0.0) -> None:
 class HostView:
     """A miner turned host's sites as its hosting rule sees them (MW, USD, days).
 
-    Mining: ``hashprice`` and ``hashcost`` in USD per PH/s per day, ``ph_per_mw`` the site's
-    PH/s per MW (``1000 / J/TH``), so a MW mines ``(hashprice - hashcost) * ph_per_mw`` USD a
-    day (:meth:`mining_margin_per_mw_day`).  Hosting: ``gpus_per_mw`` GPUs per MW, each using
-    ``1 / gpus_per_mw`` MWh per GPU-hour at ``power_usd_per_mwh``; ``hosting_price`` the price
-    of a GPU-hour it expects (a contract's price, else the compute market's last price, else the
-    rule's assumption; NaN when it has none).  ``capex_per_mw`` is the cost of converting a MW:
-    the data hall plus its GPUs.
+    Mining: ``hashprice`` in USD per PH/s per day; ASICs of ``efficiency_j_per_th`` at
+    ``power_usd_per_mwh`` give :attr:`ph_per_mw` PH/s a MW at a :attr:`hashcost`
+    (:mod:`sim.markets.bitcoin`), so a MW mines :meth:`mining_margin_per_mw_day`.  Hosting:
+    ``gpus_per_mw`` GPUs per MW, each using ``1 / gpus_per_mw`` MWh per GPU-hour;
+    ``hosting_price`` the price of a GPU-hour it expects (a contract's price, else the compute
+    market's last price; NaN when it has none).  ``capex_per_mw`` is the cost of converting a
+    MW: the data hall plus its GPUs.
     """
 
     name: str
     hashprice: float
-    hashcost: float
-    ph_per_mw: float
+    efficiency_j_per_th: float
     power_usd_per_mwh: float
     gpus_per_mw: float
     capex_per_mw: float
@@ -206,10 +206,22 @@ class HostView:
     hosting_price: float
     free_funds_usd: float
 
+    @property
+    def ph_per_mw(self) -> float:
+        """PH/s a MW of the site's ASICs runs, ``1000 / J/TH``."""
+        return float(bitcoin.ph_per_mw(self.efficiency_j_per_th))
+
+    @property
+    def hashcost(self) -> float:
+        """The ASICs' power per PH/s a day, ``0.024 * J/TH * USD/MWh``."""
+        return float(bitcoin.hashcost(self.efficiency_j_per_th, self.power_usd_per_mwh))
+
     def mining_margin_per_mw_day(self) -> float:
         """``max(hashprice - hashcost, 0) * ph_per_mw``: what a MW earns mining a day, ASICs
-        switched off when the hashcost exceeds the hashprice."""
-        return max(self.hashprice - self.hashcost, 0.0) * self.ph_per_mw
+        switched off when the hashcost exceeds the hashprice
+        (:func:`sim.markets.bitcoin.mining_margin_per_mw_day` with ``switch_off``)."""
+        return float(bitcoin.mining_margin_per_mw_day(
+            self.hashprice, self.efficiency_j_per_th, self.power_usd_per_mwh, switch_off=True))
 
     def hosting_margin_per_mw_day(self, price: float | None = None) -> float:
         """``(price - power_usd_per_mwh / gpus_per_mw) * gpus_per_mw * 24``: what a MW earns

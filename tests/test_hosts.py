@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.markets import bitcoin
 from sim.strategies import make
 from sim.strategies.hosting import payback_test
 from sim.views import HostView
@@ -17,8 +16,7 @@ from sim.views import HostView
 def _site(hashprice=50.0, price=2.0, capex=20e6, days=180.0, convertible=60.0,
           efficiency=17.5, power=45.0, gpus_per_mw=700.0):
     return HostView(
-        name="host", hashprice=hashprice, hashcost=float(bitcoin.hashcost(efficiency, power)),
-        ph_per_mw=float(bitcoin.ph_per_mw(efficiency)), power_usd_per_mwh=power,
+        name="host", hashprice=hashprice, efficiency_j_per_th=efficiency, power_usd_per_mwh=power,
         gpus_per_mw=gpus_per_mw, capex_per_mw=capex, conversion_days=days, mw_mining=300.0,
         mw_hosting=0.0, mw_converting=0.0, mw_convertible=convertible, hosting_price=price,
         free_funds_usd=1e9)

@@ -217,10 +217,10 @@ class Firm(mesa.Agent):
 
     def view(self) -> FirmView:
         """A frozen view of this firm's own state."""
-        fleet, ledger = getattr(self, "fleet", None), self.ledger
-        seller = getattr(self, "seller", None)
-        backing = getattr(getattr(self, "financing", None), "backing", None)
-        per_day, left = backing() if backing is not None else (0.0, 0.0)
+        fleet, ledger = self.fleet, self.ledger
+        seller = self.seller
+        financing = self.financing
+        per_day, left = financing.backing() if financing is not None else (0.0, 0.0)
         return FirmView(
             name=self.name, kind=self.kind,
             price=seller.price if seller else 0.0,

@@ -38,13 +38,20 @@ from sim.strategies.pricing import PricingRule
 from sim.strategies.research import RivalRelease, TrainingRun
 
 __all__ = ["Flows", "Outcome", "Funds", "Ledger", "GpuFleet", "TokenSeller", "Trainer",
-           "FundingConfig", "VentureFunding", "ParentSubsidy", "PRICE_TICK", "BURN_WINDOW_DAYS"]
+           "FundingConfig", "VentureFunding", "ParentSubsidy", "PRICE_TICK", "BURN_WINDOW_DAYS",
+           "daily_retirement"]
 
 #: Price changes smaller than this relative amount are not made (nor announced to rivals).
 PRICE_TICK = 1e-6
 
 #: Days over which a firm's operating burn (:meth:`Ledger.burn_usd_per_day`) is averaged.
 BURN_WINDOW_DAYS = 30
+
+
+def daily_retirement(per_year: float) -> float:
+    """The share of GPUs retired a day when ``per_year`` of them are retired a year:
+    ``1 - (1 - per_year)^(1/365)``."""
+    return 1.0 - (1.0 - per_year) ** (1.0 / 365.0)
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,21 +79,14 @@ class Flows:
     def operating_profit_usd(self) -> float:
         """Revenue and sales of GPU-hours less serving, training, fixed costs, depreciation and
         compute rent."""
-        profit = (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
-                  - self.fixed_cost_usd - self.depreciation_usd)
-        if self.compute_rent_usd or self.compute_sales_usd:
-            profit += self.compute_net_usd
-        return profit
+        return self.operating_cash_usd - self.depreciation_usd
 
     @property
     def operating_cash_usd(self) -> float:
         """Revenue and sales of GPU-hours less the cash costs of operating: serving, training,
         fixed, compute rent."""
-        cash = (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
-                - self.fixed_cost_usd)
-        if self.compute_rent_usd or self.compute_sales_usd:
-            cash += self.compute_net_usd
-        return cash
+        return (self.revenue_usd - self.serving_cost_usd - self.training_cost_usd
+                - self.fixed_cost_usd + self.compute_net_usd)
 
     @property
     def free_cash_flow_usd(self) -> float:
@@ -217,7 +217,7 @@ class Ledger(Component):
 
     def record_day(self) -> None:
         h = self._history
-        seller = getattr(self.firm, "seller", None)
+        seller = self.firm.seller
         h["demand_m_tokens"].append(seller.outcome.demand_m_tokens if seller else 0.0)
         h["revenue_usd"].append(self.flows.revenue_usd)
         h["free_cash_flow_usd"].append(self.flows.free_cash_flow_usd)
@@ -253,10 +253,10 @@ class Ledger(Component):
     def funds(self) -> Funds:
         """The firm's funds now (see the class docstring and :class:`Funds`)."""
         horizon = self.cfg.runway_reserve_days
-        backing = getattr(getattr(self.firm, "financing", None), "backing", None)
-        per_day, left = backing() if backing is not None else (0.0, 0.0)
+        financing = self.firm.financing
+        per_day, left = financing.backing() if financing is not None else (0.0, 0.0)
         owners = min(left, per_day * horizon) if per_day > 0 and horizon > 0 else 0.0
-        trainer = getattr(self.firm, "trainer", None)
+        trainer = self.firm.trainer
         return Funds(cash=self.cash, backing=owners, reserve=horizon * self.burn_usd_per_day(),
                      committed=trainer.committed_usd() if trainer is not None else 0.0)
 
@@ -339,7 +339,7 @@ class GpuFleet(Component):
         self.on_order = 0.0
         self.lent = 0.0
         self.day_stock = Stock(self.pool.level)
-        self._daily = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
+        self._daily = daily_retirement(cfg.gpu_depreciation_per_year)
         # New GPUs' price path (sim/world/compute.py); flat unless it falls.
         self._supply = firm.model.gpu_supply
         self._book_usd = float(cfg.gpus) * self.price_of_new_gpu()  # owned, at purchase prices

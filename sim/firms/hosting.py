@@ -27,6 +27,7 @@ import numpy as np
 from sim.core.errors import ConfigError
 from sim.core.params import param
 from sim.firms.base import Component
+from sim.firms.components import daily_retirement
 from sim.markets import bitcoin
 from sim.views import HostView
 
@@ -157,7 +158,7 @@ class Host(Component):
         self.market_gpus = 0.0  # GPUs sold at the last compute-market clearing, per hour
         self.market_price = 0.0
         self.day_revenue = 0.0
-        self._daily = 1.0 - (1.0 - cfg.gpu_depreciation_per_year) ** (1.0 / 365.0)
+        self._daily = daily_retirement(cfg.gpu_depreciation_per_year)
 
     @classmethod
     def check(cls, key, section, cfg):
@@ -195,14 +196,14 @@ class Host(Component):
         market's last price (NaN without a market or before its first trade)."""
         if self.cfg.contract_lab and self.cfg.contract_price_usd_per_gpu_hour > 0:
             return float(self.cfg.contract_price_usd_per_gpu_hour)
-        market = getattr(self.firm.model, "compute", None)
+        market = self.firm.model.compute
         return float(market.last_price) if market is not None else math.nan
 
     def view(self) -> HostView:
         miner = self.firm.miner
         return HostView(
             name=self.firm.name, hashprice=float(self.firm.model.bitcoin.hashprice),
-            hashcost=miner.hashcost, ph_per_mw=miner.ph_per_mw,
+            efficiency_j_per_th=miner.cfg.efficiency_j_per_th,
             power_usd_per_mwh=miner.cfg.power_usd_per_mwh, gpus_per_mw=self.cfg.gpus_per_mw,
             capex_per_mw=self.capex_per_mw, conversion_days=self.cfg.conversion_days,
             mw_mining=miner.mw_asic, mw_hosting=self.mw_hosting,

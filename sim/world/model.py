@@ -179,7 +179,7 @@ class PriceWarModel(mesa.Model):
     def hosts_hashrate_eh_s(self) -> float:
         """The active firms' mining hashrate, EH/s (firms with a ``miner``)."""
         return sum(f.miner.hashrate_eh_s for f in self.active
-                   if getattr(f, "miner", None) is not None)
+                   if f.miner is not None)
 
     def _sellers(self) -> list:
         """Today's sellers in market order: the token firms, then the outside seller (if
@@ -242,7 +242,7 @@ class PriceWarModel(mesa.Model):
         self.active.remove(firm)
         self.exits[firm.name] = self.day
         self.book.invalidate()
-        if self.bitcoin is not None and getattr(firm, "miner", None) is not None:
+        if self.bitcoin is not None and firm.miner is not None:
             self.bitcoin.hashrate_changed()  # its hashrate leaves the network with it
 
     def announce(self, firm: Firm, kind: str) -> None:
