@@ -126,7 +126,9 @@ class FirmView:
     The compute market (:mod:`sim.world.compute`): ``compute_price_usd_per_gpu_hour`` is the
     last price of the auction the firm may rent in (NaN without a market, or before it traded);
     ``gpus_rented`` the GPUs it rents in today (market and contracts), ``gpus_rented_out`` its
-    own GPUs rented out this period (out of the serving pool until the next clearing).
+    own GPUs rented out this period (out of the serving pool until the next clearing), and
+    ``gpus_contracted`` the GPUs under hosts' long-term contracts that still run when a GPU
+    order placed today arrives (``gpu_lead_days`` from now).
     ``gpu_price_usd`` is the price of a new GPU today.
     """
 
@@ -153,6 +155,7 @@ class FirmView:
     gpu_depreciation_per_year: float = 0.0
     gpus_rented: float = 0.0
     gpus_rented_out: float = 0.0
+    gpus_contracted: float = 0.0
 
     @property
     def gpu_hour_shadow_price_usd(self) -> float:

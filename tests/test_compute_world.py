@@ -354,6 +354,25 @@ def test_rent_or_buy_orders_while_owning_is_cheaper_and_rents_otherwise():
         == wanted
 
 
+def test_forecast_counts_contracted_gpus_that_outlast_the_lead_time():
+    """GPUs under a host's contract serve like owned ones: an order is the need less them."""
+    forecast = make("capacity", {"rule": "forecast", "headroom": 0.25})
+    wanted = forecast.order(_me(), None)
+    assert wanted > 300
+    assert forecast.order(_me(gpus_contracted=300.0), None) == pytest.approx(wanted - 300)
+    assert forecast.order(_me(gpus_contracted=wanted + 1.0), None) == 0.0
+
+
+def test_a_contract_ending_before_an_order_arrives_is_not_counted():
+    model = _model("scenario=miner_pivot", "horizon_days=2")
+    renter = model.firms["lab"].renter
+    lead = model.firms["lab"].fleet.cfg.gpu_lead_days
+    renter.add_contract("miner", 500.0, 1.6, lead + 10)
+    renter.add_contract("miner", 200.0, 1.6, lead)  # its last day is the day the order arrives
+    assert renter.contracted_gpus == 700.0
+    assert model.firms["lab"].view().gpus_contracted == 500.0
+
+
 @pytest.mark.parametrize("gpu_price,buys", [(30_000.0, False), (1_000.0, True)])
 def test_a_lab_on_rent_or_buy_rents_when_renting_is_cheaper(gpu_price, buys):
     """With a 0.3 USD operating cost a 30,000 USD GPU costs 1.50 USD per GPU-hour to own, a

@@ -245,6 +245,8 @@ class Firm(mesa.Agent):
             gpu_depreciation_per_year=fleet.cfg.gpu_depreciation_per_year if fleet else 0.0,
             gpus_rented=self.renter.gpus if self.renter is not None else 0.0,
             gpus_rented_out=fleet.lent if fleet else 0.0,
+            gpus_contracted=(self.renter.contracted_gpus_after(fleet.cfg.gpu_lead_days)
+                             if self.renter is not None and fleet else 0.0),
         )
 
     # ----------------------------------------------------------------- the day's steps

@@ -98,6 +98,11 @@ class Renter(Component):
         """GPUs under contract with hosts today."""
         return float(sum(c.gpus_today for c in self.contracts))
 
+    def contracted_gpus_after(self, days: float) -> float:
+        """GPUs under contracts that still run ``days`` days from now (more than ``days``
+        daily bookings left)."""
+        return float(sum(c.gpus for c in self.contracts if c.days_left > days))
+
     @property
     def gpus(self) -> float:
         """GPUs rented in today, from the market and under contract (they serve tokens)."""
