@@ -27,9 +27,9 @@ Groups and the benchmark lines they print (see benchmarks/README.md):
   PNGs) on the default scenario's result; ``process_seconds``: the whole ``python -m sim`` process,
   once with ``output.figures=true`` and once ``false``; ``figures_share_of_process``: the
   difference over the time with figures.
-* ``hosts``: ``hosts_and_compute_vs_without``: the default scenario with a miner turned host
-  contracted to the lab, the Bitcoin network and the compute market, over the same run without
-  them (in process, medians).
+* ``hosts``: ``hosts_and_compute_vs_without``: the default scenario (a miner turned host
+  contracted to the lab, the Bitcoin network and the compute market) over the same run without
+  them (``~firms.host bitcoin.enabled=false compute.enabled=false``; in process, medians).
 * ``benchmarks``: ``benchmarks_on_vs_off``: the whole ``python -m sim output.figures=false``
   process with ``output.benchmarks=true`` over the same with ``false`` (medians, wall; CPU time
   and the in-process ``PriceWarModel(cfg).run()`` ratio beside it), and the benchmarks' solve
@@ -582,18 +582,16 @@ def bench_benchmarks(args) -> None:
          within_target=med[True] / med[False] <= 1.25)
 
 
-#: The default scenario with a miner turned host (contracted to the lab), the Bitcoin network
-#: and the compute market (issue #9's benchmark: within 1.5x of the run without them).
-HOSTS = ["+firm@firms.host=miner_host", "firms.host.contract_lab=lab",
-         "firms.host.contract_price_usd_per_gpu_hour=1.6", "bitcoin.enabled=true",
-         "compute.enabled=true"]
+#: The default scenario without its miner turned host, the Bitcoin network and the compute market
+#: (issue #9's benchmark: the default with them within 1.5x of the run without them).
+WITHOUT_HOSTS = ["~firms.host", "bitcoin.enabled=false", "compute.enabled=false"]
 
 
 def bench_hosts(args) -> None:
-    """The default scenario with a host, the Bitcoin network and the compute market against the
+    """The default scenario (its host, the Bitcoin network and the compute market) against the
     same run without them, ``PriceWarModel(cfg).run()`` in process, interleaved."""
     repeats = 3 if args.quick else 5
-    cfgs = {on: sim.validate(sim.compose(HOSTS if on else [])) for on in (True, False)}
+    cfgs = {on: sim.validate(sim.compose([] if on else WITHOUT_HOSTS)) for on in (True, False)}
     runs: dict[bool, list[float]] = {True: [], False: []}
     for on in (True, False):
         time_run(cfgs[on])  # warm-up: imports, the compiled kernels
@@ -606,7 +604,7 @@ def bench_hosts(args) -> None:
     med = {on: statistics.median(r) for on, r in runs.items()}
     log(f"hosts: with {med[True]:.3f} s, without {med[False]:.3f} s")
     emit("hosts_and_compute_vs_without", med[True] / med[False], "x",
-         overrides=" ".join(HOSTS), with_s=med[True], without_s=med[False],
+         without_overrides=" ".join(WITHOUT_HOSTS), with_s=med[True], without_s=med[False],
          with_=stats(runs[True]), without=stats(runs[False]), days=cfgs[True].horizon_days,
          scenario=cfgs[True].name, target=1.5, within_target=med[True] / med[False] <= 1.5,
          host_events={k: int(events.get(k, 0)) for k in

@@ -17,6 +17,10 @@ BENCHMARK_COLUMNS = ["nash_price_usd_per_m", "monopoly_price_usd_per_m"]
 #: Columns of a miner turned host's sites: NaN on the rows of every other kind.
 HOST_COLUMNS = ["mw_mining", "mw_hosting", "mw_converting", "gpus_hosting",
                 "mining_revenue_usd", "hosting_revenue_usd"]
+#: The default scenario without its miner turned host, the Bitcoin network and the compute market:
+#: the token market of two firms alone, for tests about that market.
+WITHOUT_HOSTS = ("~firms.host", "bitcoin.enabled=false", "compute.enabled=false")
+
 #: Columns of a token seller and its GPU fleet: NaN on a host's rows.
 SELLER_COLUMNS = ["price_usd_per_m", "marginal_cost_usd_per_m", "quality", "choice_share",
                   "token_share", "firm_share", "demand_m_tokens", "served_m_tokens",
@@ -27,7 +31,8 @@ NETWORK_COLUMNS = ["btc_price_usd", "hashprice_usd_per_ph_day", "difficulty",
                    "network_hashrate_eh_s", "block_height", "block_subsidy_btc"]
 #: The market's compute columns: NaN by design when ``compute.enabled`` is off.
 COMPUTE_COLUMNS = ["compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours",
-                   "compute_unmatched_gpu_hours", "compute_supply_gpu_hours"]
+                   "compute_unmatched_gpu_hours", "compute_supply_gpu_hours",
+                   "compute_world_net_gpu_hours"]
 #: Compute prices: NaN without a market, and until the auction a firm may rent in has traded.
 COMPUTE_PRICE = "compute_price_usd_per_gpu_hour"
 
@@ -77,8 +82,12 @@ def _check_compute_columns(result, name, df):
         assert df[cols].isna().all().all(), f"compute columns in {name} though it is off"
         return
     if name == "market":
-        vol = df[COMPUTE_COLUMNS[1:]].to_numpy()
+        vol = df[COMPUTE_COLUMNS[1:-1]].to_numpy()
         assert np.isfinite(vol).all() and (vol >= 0).all(), "bad compute volume"
+        net = df["compute_world_net_gpu_hours"]  # bought from the world less sold to it
+        assert np.isfinite(net).all(), "bad net trade with the world"
+        if not result.config.compute.world_rentals:
+            assert (net == 0).all(), "trade with the world though world_rentals is off"
     groups = [df[COMPUTE_PRICE]] if name == "market" else \
         [rows[COMPUTE_PRICE] for _, rows in df.groupby("firm")]
     for price in groups:

@@ -34,7 +34,7 @@ def test_each_days_nash_price_solves_that_days_capped_market():
     for _ in range(150):
         before = model.benchmarks.solves["nash"]
         model.step()
-        act = model.active
+        act = model.token_firms
         d = model.day - 1
         p0 = model.outside_price(d)
         market = econ.SegmentMarket(  # the firms, then the outside seller (cost = its price)
@@ -60,7 +60,9 @@ def test_each_days_nash_price_solves_that_days_capped_market():
 
 def test_benchmarks_are_on_by_default_and_can_be_turned_off():
     on = sim.run(["horizon_days=10"])
-    assert on.firms["nash_price_usd_per_m"].notna().all()
+    sellers = on.firms["firm"] != "host"  # a host posts no token price
+    assert on.firms.loc[sellers, "nash_price_usd_per_m"].notna().all()
+    assert on.firms.loc[~sellers, "nash_price_usd_per_m"].isna().all()
     ratio = (on.firms["price_usd_per_m"] / on.firms["nash_price_usd_per_m"])[
         on.firms["firm"] == "lab"].mean()
     assert on.summary["firms"]["lab"]["mean_price_over_nash"] == pytest.approx(ratio, rel=1e-12)

@@ -38,7 +38,7 @@ def test_override_run(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["scenario"], summary["seed"], summary["horizon_days"]) == ("china_2024", 3, 60)
     firms = pd.read_parquet(run / "firms.parquet")
-    assert set(firms["firm"]) == {"deepseek", "alibaba", "bytedance", "baidu", "tencent"}
+    assert set(firms["firm"]) == {"deepseek", "alibaba", "bytedance", "baidu", "tencent", "host"}
 
 
 BAD_CLI = [

@@ -8,13 +8,13 @@ import math
 
 import numpy as np
 import pytest
-from invariants import ALL
+from invariants import ALL, WITHOUT_HOSTS
 
 import sim
 from sim.core.errors import ConfigError
 from sim.strategies import make
 from sim.views import FirmView
-from sim.world.compute import QUARTER_DAYS, clear_with_controls
+from sim.world.compute import QUARTER_DAYS, clear_with_controls, with_world
 from sim.world.model import PriceWarModel
 from sim.world.schedule import DAILY_STEPS
 
@@ -44,8 +44,8 @@ def _tph(model, name):
 
 
 # ----------------------------------------------------------------------------- the house
-def test_the_market_is_off_by_default_and_a_step_when_on():
-    off = _model("horizon_days=3")
+def test_the_market_is_off_without_compute_enabled_and_a_step_when_on():
+    off = _model(*WITHOUT_HOSTS, "horizon_days=3")
     assert off.compute is None and "compute_market" not in off.schedule.order
     on = _model(*TRADE, "horizon_days=3")
     assert on.compute is not None and on.compute.period_days == 7
@@ -57,7 +57,7 @@ def test_the_market_is_off_by_default_and_a_step_when_on():
 
 
 def test_without_the_market_every_compute_column_is_nan_and_nothing_is_rented():
-    r = sim.run(["horizon_days=30", "output.figures=false"])
+    r = sim.run([*WITHOUT_HOSTS, "horizon_days=30", "output.figures=false"])
     m, f = r.market, r.firms
     assert m.filter(like="compute_").isna().all().all()
     assert f["compute_price_usd_per_gpu_hour"].isna().all()
@@ -166,7 +166,7 @@ def test_same_seed_same_tables_with_the_market():
 
 # ----------------------------------------------------------------------------- contracts
 def test_contract_payments_are_price_times_volume_and_add_serving_gpus():
-    model = _model("horizon_days=40")  # the compute market off: a host signs anyway
+    model = _model(*WITHOUT_HOSTS, "horizon_days=40")  # no market: a host signs anyway
     lab = model.firms["lab"]
     model.step()
     before = lab.seller.capacity_m_tokens
@@ -491,3 +491,90 @@ def test_the_scenario_names_its_firms_jurisdictions():
     (shock,) = cfg.shocks
     assert dataclasses.astuple(shock)[:2] == ("2025-07-01", "export_control")
     assert shock.gpu_cap == 0 and shock.rentals
+
+
+# ----------------------------------------------------------------------------- the world
+def _world_clear(asks, bids, world_price, bid_rule=None, places=None):
+    a, u = (np.array(x, dtype=float) for x in zip(*asks, strict=True))
+    b, w = (np.array(x, dtype=float) for x in zip(*bids, strict=True))
+    ask_at = places[0] if places else ["us"] * a.size
+    bid_at = places[1] if places else ["us"] * b.size
+    rule = bid_rule or ["global"] * b.size
+    return clear_with_controls(*with_world(a, u, ask_at, b, w, bid_at, rule, world_price))
+
+
+def test_the_rest_of_the_world_sets_the_price_and_takes_the_rest():
+    """Hand-solved: asks (1, 10) and (3, 10), bids (5, 8) and (1.5, 8), the world at 2.  The
+    world asks 72 at 2 and bids 72 at 2: the ask at 1 sells its 10 and the bid at 5 buys its 8,
+    both at 2; the ask at 3 and the bid at 1.5 are on the wrong side of 2 and do not trade."""
+    res = _world_clear([(1, 10), (3, 10)], [(5, 8), (1.5, 8)], 2.0)
+    assert res.world.price == 2.0
+    np.testing.assert_allclose(res.sold[:2], [10, 0])
+    np.testing.assert_allclose(res.bought[:2], [8, 0])
+    np.testing.assert_allclose(res.earned[:2], [20, 0])
+    np.testing.assert_allclose(res.paid[:2], [16, 0])
+
+
+@pytest.mark.parametrize("world_price", [0.5, 0.8, 1.0, 2.0, 3.0, 4.0, 6.0])
+def test_with_the_world_every_firm_order_on_the_right_side_of_its_price_fills(world_price):
+    asks, bids = [(1, 10), (2, 5), (4, 7)], [(5, 8), (3, 4), (0.8, 9)]
+    res = _world_clear(asks, bids, world_price)
+    assert res.world.price == world_price
+    for k, (p, v) in enumerate(asks):
+        assert res.sold[k] == pytest.approx(v if p < world_price else 0.0 if p > world_price
+                                            else res.sold[k])
+    for k, (p, v) in enumerate(bids):
+        assert res.bought[k] == pytest.approx(v if p > world_price else 0.0 if p < world_price
+                                              else res.bought[k])
+
+
+@pytest.mark.parametrize("asks,bids", [([(1, 0)], [(9.78, 144)]), ([(1, 50)], [(0.5, 0)]),
+                                       ([(1, 5)], [(3, 5)])])
+def test_the_world_price_holds_when_one_side_of_the_firms_is_empty(asks, bids):
+    """A lone bid (or ask) is no vertical stretch: it trades its whole volume at the world's
+    price, not at the middle between its own price and the world's."""
+    res = _world_clear(asks, bids, 2.0)
+    assert res.world.price == 2.0
+    assert res.sold[0] == asks[0][1] and res.bought[0] == bids[0][1] * (bids[0][0] > 2.0)
+
+
+def test_the_world_is_not_in_an_export_controls_local_auction():
+    """A buyer that may rent only at home buys from its home seller, not from the world."""
+    res = _world_clear([(1, 10)], [(5, 8), (5, 8)], 0.5, bid_rule=["local", "global"],
+                       places=(["cn"], ["cn", "us"]))
+    assert res.local["cn"].price == 1.0  # the home auction alone: ask (1, 10) against bid (5, 8)
+    assert res.bought[0] == 8.0 and res.paid[0] == 8.0
+    assert res.bought[1] == 8.0 and res.paid[1] == 4.0  # the free buyer rents from the world
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    model = _run_model("horizon_days=120", "output.figures=false")
+    return model, *model.tables()
+
+
+def test_the_default_market_takes_the_worlds_price(default_run):
+    model, firms, market, _ = default_run
+    cfg = model.cfg.compute
+    assert cfg.world_rentals
+    days = market["day"].to_numpy()
+    cleared = days - days % cfg.clear_every_days  # each day shows its last clearing
+    want = [model.compute.world_price(d) for d in cleared]
+    np.testing.assert_allclose(market["compute_price_usd_per_gpu_hour"], want)
+    for rec in model.compute.clearings:
+        sold = sum(f.sold for f in rec.fills.values())
+        bought = sum(f.bought for f in rec.fills.values())
+        assert rec.volume == pytest.approx(max(sold, bought))
+        assert rec.world_net == pytest.approx(bought - sold)
+        assert rec.unmet == pytest.approx(max(rec.demand - bought, 0.0))
+        for name, fill in rec.fills.items():  # every trade at the world's price
+            assert fill.paid_usd == pytest.approx(fill.bought * rec.price), name
+            assert fill.earned_usd == pytest.approx(fill.sold * rec.price), name
+    lab = firms[firms["firm"] == "lab"]
+    assert (lab["gpus_rented"] > 0).any()
+
+
+def test_the_default_run_keeps_every_invariant(run_cached):
+    result = run_cached("horizon_days=400", "output.figures=false")
+    for check in ALL:
+        check(result)

@@ -35,7 +35,7 @@ def test_firm_preset_composes_and_validates(name):
 
 def test_a_miner_host_needs_the_bitcoin_network():
     with pytest.raises(ConfigError, match=r"firms\.host\.kind.*bitcoin\.enabled is false"):
-        sim.validate(sim.compose(["+firm@firms.host=miner_host"]))
+        sim.validate(sim.compose(["bitcoin.enabled=false"]))  # the default's host
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -6,10 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from invariants import WITHOUT_HOSTS
 
 import sim
 from sim import economics as econ
-from sim.firms import LeanLab, TechGiant
+from sim.firms import LeanLab, MinerHost, TechGiant
 from sim.markets.tokens import clear
 from sim.strategies import make
 from sim.views import MarketView
@@ -42,8 +43,9 @@ def test_step_advances_one_day_and_mesa_time_is_simpy_time():
 
 
 def test_firms_are_mesa_agents_and_run_stops_at_horizon():
-    model = _model("horizon_days=30")
+    model = _model(*WITHOUT_HOSTS, "horizon_days=30")
     assert {type(a) for a in model.agents} == {LeanLab, TechGiant}
+    assert {type(a) for a in _model("horizon_days=1").agents} == {LeanLab, TechGiant, MinerHost}
     assert len(model.agents_by_type[LeanLab]) == 1
     model.run()
     assert model.env.now == 30 and not model.running
@@ -231,8 +233,8 @@ def test_logit_duopoly_converges_to_nash_within_half_a_percent(run_cached):
 
 # ----------------------------------------------------------------------------- money and GPUs
 def test_lab_exits_when_cash_runs_out_without_funding():
-    r = sim.run(["horizon_days=120", "firms.lab.cash_usd=1e6", "firms.lab.funding.enabled=false",
-                 "firms.lab.fixed_cost_usd_per_day=1e8"])
+    r = sim.run([*WITHOUT_HOSTS, "horizon_days=120", "firms.lab.cash_usd=1e6",
+                 "firms.lab.funding.enabled=false", "firms.lab.fixed_cost_usd_per_day=1e8"])
     exits = _events(r, "exit", "lab")
     assert len(exits) == 1
     day = int(exits["day"].iloc[0])
@@ -244,8 +246,8 @@ def test_lab_exits_when_cash_runs_out_without_funding():
 
 
 def test_exited_firm_is_removed_from_the_mesa_model():
-    model = _model("horizon_days=40", "firms.lab.cash_usd=1e6", "firms.lab.funding.enabled=false",
-                   "firms.lab.fixed_cost_usd_per_day=1e8")
+    model = _model(*WITHOUT_HOSTS, "horizon_days=40", "firms.lab.cash_usd=1e6",
+                   "firms.lab.funding.enabled=false", "firms.lab.fixed_cost_usd_per_day=1e8")
     model.run()
     assert [type(a) for a in model.agents] == [TechGiant]
     assert [f.name for f in model.active] == ["giant"]
@@ -320,11 +322,11 @@ def test_offer_book_matches_exact_rival_terms_after_many_moves(scenario):
     rng = np.random.default_rng(0)
     for _ in range(40):
         model.step()
-        for firm in list(model.active):  # random moves, some of them huge cuts to zero
+        for firm in list(model.token_firms):  # random moves, some of them huge cuts to zero
             if rng.random() < 0.5:
                 firm.seller.set_price(firm.seller.price * rng.choice([0.0, 0.01, 0.5, 2.0, 50.0]),
                                       "test")
-        for firm in model.active:
+        for firm in model.token_firms:
             view = model.view(firm)
             exact = dataclasses.replace(view, book=None).rival_log_term()
             np.testing.assert_allclose(view.rival_log_term(), exact, rtol=1e-10, atol=1e-10)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import simpy
 from conftest import run_cli
-from invariants import NETWORK_COLUMNS
+from invariants import NETWORK_COLUMNS, WITHOUT_HOSTS
 
 import sim
 from sim.core.errors import ConfigError
@@ -320,7 +320,7 @@ def test_hosts_hashrate_is_zero_without_miners():
 
 
 def test_runs_without_the_network_have_no_network(run_cached):
-    r = run_cached("horizon_days=30")
+    r = run_cached(*WITHOUT_HOSTS, "horizon_days=30")
     assert not r.config.bitcoin.enabled
     assert r.events["kind"].isin(["retarget", "halving"]).sum() == 0
     assert r.market[NETWORK_COLUMNS].isna().all().all()

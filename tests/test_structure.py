@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import ROOT
+from invariants import WITHOUT_HOSTS
 
 import sim
 from sim.firms import (
@@ -37,7 +38,7 @@ def test_firms_present_at_day_zero_are_created_not_announced():
     changes = r.events[r.events["kind"] == "price_change"]
     assert not changes["detail"].str.contains("entry").any()
     entries = r.events[r.events["kind"] == "entry"]
-    assert list(entries["firm"]) == ["lab", "giant"] and (entries["time"] == 0).all()
+    assert list(entries["firm"]) == ["lab", "giant", "host"] and (entries["time"] == 0).all()
 
 
 def test_an_entry_shock_is_announced_to_rivals():
@@ -63,13 +64,14 @@ def test_an_exit_interrupts_every_process_of_the_firm():
 
 
 def test_daily_schedule_order_is_stated_once():
-    model = _model("horizon_days=3")
+    model = _model(*WITHOUT_HOSTS, "horizon_days=3")
     assert model.schedule.order == ["shocks", "token_market", "booking", "depreciation",
                                     "record", "financing"]
+    assert _model("horizon_days=3").schedule.order == [name for name, _ in DAILY_STEPS]
     assert [name for name, _ in DAILY_STEPS] == ["shocks", "network", "compute_market",
                                                  "token_market", "booking", "depreciation",
                                                  "record", "financing"]
-    with_network = _model("horizon_days=3", "bitcoin.enabled=true")
+    with_network = _model(*WITHOUT_HOSTS, "horizon_days=3", "bitcoin.enabled=true")
     assert with_network.schedule.order == ["shocks", "network", "token_market", "booking",
                                            "depreciation", "record", "financing"]
     model_md = (ROOT / "docs" / "model.md").read_text()
@@ -154,7 +156,7 @@ def test_in_range_values_do_not_crash_the_model():
                       ["firms.lab.gpus=0", "firms.giant.gpus=0"]):
         r = sim.run([*overrides, "horizon_days=120"])
         assert len(r.market) == 120
-        assert np.isfinite(r.firms["price_usd_per_m"]).all()
+        assert np.isfinite(r.firms.loc[r.firms["firm"] != "host", "price_usd_per_m"]).all()
 
 
 def test_lower_layers_do_not_load_hydra_pandas_or_numba():

@@ -187,7 +187,10 @@ class ComputeConfig:
     With ``enabled`` the compute market clears every ``clear_every_days`` days: firms rent
     GPU-hours for the coming period from hosts and giants' clouds.  New GPUs' price
     (``gpu_price_halving_years``) and the world's supply (``gpu_supply_per_quarter``) apply with
-    or without the market; their defaults (``inf``) leave GPU orders as they were."""
+    or without the market; their defaults (``inf``) leave GPU orders as they were.  With
+    ``world_rentals`` the rest of the world (neoclouds, hyperscalers' spot capacity) rents to and
+    from the firms at ``world_price_usd_per_gpu_hour``, so the market is a small open economy
+    that takes the world's price."""
 
     enabled: bool = param(False, doc="clear the GPU-hour rental market")
     clear_every_days: int = param(7, 1, 365, unit="days",
@@ -204,6 +207,13 @@ class ComputeConfig:
     gpu_price_usd: float = param(30_000.0, 0, 1e8, unit="USD/GPU",
                                  doc="reference price of a new H100-equivalent on day 0, for "
                                      "buyers without a price of their own")
+    world_rentals: bool = param(False, doc="the rest of the world rents GPU-hours to and from "
+                                           "the firms at world_price_usd_per_gpu_hour (price-"
+                                           "taking); false: the firms' orders alone")
+    world_price_usd_per_gpu_hour: list[Any] = param(
+        [[0, 2.0]], 0, 1e4, lo_open=True, kind="path", unit="USD/GPU-hour",
+        doc="the rest of the world's rental price of an H100-equivalent GPU-hour, path "
+            "(world_rentals)")
 
 
 @dataclasses.dataclass

@@ -36,6 +36,22 @@ demand.  Sellers are not restricted.  Each auction is cleared on its own, at its
 ask that sells in both is paid each auction's price for its part (:func:`clear_with_controls`).
 Without restricted buyers the clearing is the one global auction.
 
+The rest of the world
+---------------------
+With ``compute.world_rentals`` the rest of the world takes part in the global auction at its
+rental price ``w(d)`` (``compute.world_price_usd_per_gpu_hour``, a path): an ask and a bid at
+``w``, each for ``V``, twice the firms' asks' and bids' GPU-hours together.  Below ``w`` supply
+is at most the firms' asks, less than ``V``, and above it demand is at most their bids, also less
+than ``V``, so excess demand changes sign at ``w`` (never on a vertical stretch around it) and
+the auction clears at ``w`` whenever a firm has an order in it: the firms' asks below ``w`` sell
+in full, their bids above it are filled in full, orders at ``w`` share what is left pro rata, and
+orders on the wrong side of ``w`` do not trade.  The market is a small open economy: its firms
+take the world's price.  The world's orders are not in the local auctions of an export control,
+and the recorded volume, supply, demand and unmet demand are the firms' own: the volume is
+``max(sold by firms, bought by firms)`` (trades between firms counted once, the world netted
+out), and ``compute_world_net_gpu_hours`` is what the firms bought from the world less what they
+sold to it.
+
 New GPUs
 --------
 :class:`GpuSupply` (always present, with or without the rental market) prices new GPUs,
@@ -61,18 +77,23 @@ import numpy as np
 
 from sim.config.schema import ComputeConfig
 from sim.markets.compute import Clearing, clear
+from sim.world.exogenous import Path
 
 __all__ = ["ComputeMarket", "GpuSupply", "ExportControl", "Fill", "ClearingRecord", "Auctions",
-           "clear_with_controls", "QUARTER_DAYS", "COMPUTE_COLUMNS"]
+           "clear_with_controls", "with_world", "WORLD", "QUARTER_DAYS", "COMPUTE_COLUMNS"]
 
 #: Days in a quarter of the world's GPU supply and of an export control's GPU cap.
 QUARTER_DAYS = 91
 
 #: The market table's compute columns (NaN on every day when the market is disabled).
 COMPUTE_COLUMNS = ("compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours",
-                   "compute_unmatched_gpu_hours", "compute_supply_gpu_hours")
+                   "compute_unmatched_gpu_hours", "compute_supply_gpu_hours",
+                   "compute_world_net_gpu_hours")
 
 GLOBAL, LOCAL, BARRED = "global", "local", "barred"
+
+#: The jurisdiction of the rest of the world's orders (in the global auction only).
+WORLD = "world"
 
 
 # ----------------------------------------------------------------------------- the auctions
@@ -169,6 +190,21 @@ def clear_with_controls(ask_price, ask_volume, ask_place: Sequence[str], bid_pri
     barred = float(w[rule == BARRED].sum())
     return Auctions(sold=sold, bought=bought, earned=earned, paid=paid, world=world, local=local,
                     barred=barred)
+
+
+def with_world(ask_price, ask_volume, ask_place, bid_price, bid_volume, bid_place, bid_rule,
+               world_price: float):
+    """The firms' orders with the rest of the world's appended (module doc): an ask and a bid at
+    ``world_price``, each for twice the firms' asks' and bids' GPU-hours together (so more than
+either side of the firms' orders), both placed in
+    :data:`WORLD` (so in the global auction only).  Returns the seven
+    order arrays and lists of :func:`clear_with_controls`, each one longer; the world's orders
+    are the last ask and the last bid."""
+    u, w = np.asarray(ask_volume, dtype=float), np.asarray(bid_volume, dtype=float)
+    volume = 2.0 * (u.sum() + w.sum())
+    return (np.append(np.asarray(ask_price, dtype=float), world_price), np.append(u, volume),
+            [*ask_place, WORLD], np.append(np.asarray(bid_price, dtype=float), world_price),
+            np.append(w, volume), [*bid_place, WORLD], [*bid_rule, GLOBAL])
 
 
 # ----------------------------------------------------------------------------- GPU supply
@@ -279,8 +315,9 @@ class Fill:
 @dataclasses.dataclass(frozen=True, slots=True)
 class ClearingRecord:
     """One clearing: its day, the global auction's price (NaN if it did not trade), the local
-    auctions' prices, GPU-hours traded, offered, bid for and unmet, and every participating
-    firm's :class:`Fill` by name."""
+    auctions' prices, the firms' GPU-hours traded, offered, bid for and unmet, every
+    participating firm's :class:`Fill` by name, and the GPU-hours the firms bought from the rest
+    of the world less those they sold to it (``world_net``, 0 without ``world_rentals``)."""
 
     day: int
     price: float
@@ -290,6 +327,7 @@ class ClearingRecord:
     demand: float
     unmet: float
     fills: dict[str, Fill]
+    world_net: float = 0.0
 
 
 def _orders(owner: str, side: str, got: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -311,7 +349,9 @@ class ComputeMarket:
     Attributes
     ----------
     period_days : days between clearings, the period each clearing's GPU-hours are for.
-    last_price : USD per GPU-hour of the last global clearing that traded (NaN before).
+    last_price : USD per GPU-hour of the last global clearing that traded (NaN before); with
+        ``world_rentals``, the world's price at the last clearing, traded or not.
+    world_price : the rest of the world's price path (``None`` without ``world_rentals``).
     local_prices : the same for each jurisdiction's local auction.
     last : the last :class:`ClearingRecord` (``None`` before the first clearing).
     clearings : every clearing so far.
@@ -322,6 +362,8 @@ class ComputeMarket:
         self.cfg = cfg
         self.supply = supply
         self.period_days = int(cfg.clear_every_days)
+        self.world_price = (Path(cfg.world_price_usd_per_gpu_hour, model.cfg.day_of)
+                            if cfg.world_rentals else None)
         self.last_price = math.nan
         self.local_prices: dict[str, float] = {}
         self.last: ClearingRecord | None = None
@@ -377,8 +419,15 @@ class ComputeMarket:
                 bid_of += [k] * p.size
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
         a, u, b, w = cat(ask_p), cat(ask_v), cat(bid_p), cat(bid_v)
+        n_a, n_b = a.size, b.size
+        if self.world_price is not None:
+            p_w = self.world_price(self.model.day)
+            a, u, ask_at, b, w, bid_at, bid_rule = with_world(a, u, ask_at, b, w, bid_at,
+                                                              bid_rule, p_w)
         res = clear_with_controls(a, u, ask_at, b, w, bid_at, bid_rule)
-        if res.world.volume > 0:
+        if self.world_price is not None:
+            self.last_price = p_w
+        elif res.world.volume > 0:
             self.last_price = res.world.price
         for place, c in res.local.items():
             if c.volume > 0:
@@ -387,20 +436,27 @@ class ComputeMarket:
         fills: dict[str, Fill] = {}
         for k, (firm, part) in enumerate(parts):
             mine_a, mine_b = ask_of_a == k, bid_of_a == k
-            fill = Fill(asked=float(u[mine_a].sum()), bid=float(w[mine_b].sum()),
-                        sold=float(res.sold[mine_a].sum()), bought=float(res.bought[mine_b].sum()),
-                        earned_usd=float(res.earned[mine_a].sum()),
-                        paid_usd=float(res.paid[mine_b].sum()))
+            fill = Fill(asked=float(u[:n_a][mine_a].sum()), bid=float(w[:n_b][mine_b].sum()),
+                        sold=float(res.sold[:n_a][mine_a].sum()),
+                        bought=float(res.bought[:n_b][mine_b].sum()),
+                        earned_usd=float(res.earned[:n_a][mine_a].sum()),
+                        paid_usd=float(res.paid[:n_b][mine_b].sum()))
             home = self._home_price(firm, res)
             if hasattr(part, "compute_asks"):
                 part.compute_sold(fill.sold, _price(fill.earned_usd, fill.sold, home), period)
             if hasattr(part, "compute_bids"):
                 part.compute_bought(fill.bought, _price(fill.paid_usd, fill.bought, home), period)
             fills[firm.name] = fills[firm.name] + fill if firm.name in fills else fill
+        sold, bought = float(res.sold[:n_a].sum()), float(res.bought[:n_b].sum())
+        demand = float(w[:n_b].sum())
         record = ClearingRecord(
-            day=self.model.day, price=res.world.price,
-            local_prices={p: c.price for p, c in res.local.items()}, volume=res.volume,
-            supply=float(u.sum()), demand=res.demand, unmet=res.unmet, fills=fills)
+            day=self.model.day, price=res.world.price if self.world_price is None else p_w,
+            local_prices={p: c.price for p, c in res.local.items()},
+            volume=res.volume if self.world_price is None else max(sold, bought),
+            supply=float(u[:n_a].sum()),
+            demand=res.demand if self.world_price is None else demand,
+            unmet=res.unmet if self.world_price is None else max(demand - bought, 0.0),
+            fills=fills, world_net=bought - sold if self.world_price is not None else 0.0)
         self.last = record
         self.clearings.append(record)
         return record
@@ -419,6 +475,7 @@ class ComputeMarket:
             "compute_volume_gpu_hours": last.volume if last else 0.0,
             "compute_unmatched_gpu_hours": last.unmet if last else 0.0,
             "compute_supply_gpu_hours": last.supply if last else 0.0,
+            "compute_world_net_gpu_hours": last.world_net if last else 0.0,
         }
 
 

@@ -82,6 +82,6 @@ MARKET_COLUMNS = [
     "deadweight_loss_usd", *NETWORK_COLUMNS,
     # The compute market (sim/world/compute.py); NaN when it is disabled.
     "compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours", "compute_unmatched_gpu_hours",
-    "compute_supply_gpu_hours",
+    "compute_supply_gpu_hours", "compute_world_net_gpu_hours",
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
