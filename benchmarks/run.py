@@ -110,7 +110,8 @@ def many_firms_config(base: sim.Config, n_firms: int, segments: int | None = Non
     giant0, lab1, ...), with staggered first reviews and slightly varied quality and price.
 
     ``lab_pricing`` replaces the labs' pricing rule (their preset is best_response); giants keep
-    their preset (undercut).  Scripted shocks are dropped (the default has none)."""
+    their preset (undercut).  Scripted shocks are dropped (the default has none), and so are the
+    default's host, Bitcoin network and compute market: the token market alone, at scale."""
     lab, giant = base.firms["lab"], base.firms["giant"]
     firms: dict[str, sim.config.FirmConfig] = {}
     for i in range(n_firms):
@@ -128,6 +129,8 @@ def many_firms_config(base: sim.Config, n_firms: int, segments: int | None = Non
         firms[f"{tag}{k}"] = f
     cfg = dataclasses.replace(
         base, firms=firms, shocks=[],
+        bitcoin=dataclasses.replace(base.bitcoin, enabled=False),
+        compute=dataclasses.replace(base.compute, enabled=False),
         segments=dataclasses.replace(base.segments,
                                      count=base.segments.count if segments is None else segments),
         horizon_days=base.horizon_days if days is None else days,

@@ -22,7 +22,7 @@ from sim.world.model import PriceWarModel
 
 def report(overrides: list[str]) -> dict:
     model = PriceWarModel(sim.validate(sim.compose([*overrides, "horizon_days=1"])))
-    views = {f.name: model.view(f) for f in model.active}
+    views = {f.name: model.view(f) for f in model.token_firms}
     view = next(iter(views.values()))
     market = view.segment_market(capacity=False)
     prices = view.all_prices()

@@ -1059,7 +1059,12 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
             f = d[idx] - caps[capped]
             if np.all(np.abs(f) <= tol * np.maximum(caps[capped], 1e-300)):
                 break
-            step = np.linalg.solve(jac[np.ix_(idx, idx)], -f)
+            try:
+                step = np.linalg.solve(jac[np.ix_(idx, idx)], -f)
+            except np.linalg.LinAlgError:  # a flat direction: the least-squares step
+                step = np.linalg.lstsq(jac[np.ix_(idx, idx)], -f, rcond=None)[0]
+            if not np.all(np.isfinite(step)):
+                break
             t = 1.0
             while True:  # keep the index finite: halve steps that would go below -kappa
                 trial = p.copy()

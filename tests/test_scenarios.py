@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import numpy as np
 import pytest
 
 import sim
@@ -55,3 +56,23 @@ def test_china_without_deepseek_entry_nobody_cuts_in_may(run_cached):
 def test_china_figure_is_written(china, tmp_path):
     out = sim.write(china, tmp_path / "run")
     assert (out / "figures" / "prices.png").stat().st_size > 10_000
+
+
+def test_china_2024_giants_clouds_rent_idle_gpus_out_at_the_worlds_price(china):
+    """The giants' clouds sell their idle serving GPUs, the host its halls', at the world's
+    rental price; each cloud's sales are its GPUs rented out times 24 times that price."""
+    f, m = china.firms, china.market.set_index("day")
+    cfg = china.config.compute
+    assert cfg.world_rentals
+    for giant in ("alibaba", "bytedance", "baidu", "tencent"):
+        rows = f[f["firm"] == giant].set_index("day")
+        assert (rows["gpus_rented_out"] > 0).any(), giant
+        sold = rows["gpus_rented_out"] > 0
+        np.testing.assert_allclose(rows.loc[sold, "compute_sales_usd"],
+                                   24 * rows.loc[sold, "gpus_rented_out"]
+                                   * m.loc[rows.index[sold], "compute_price_usd_per_gpu_hour"],
+                                   rtol=1e-9)
+        assert rows["compute_sales_usd"].sum() > rows["revenue_usd"].sum(), giant
+    host = f[f["firm"] == "host"]
+    assert host["mw_hosting"].iloc[-1] > 0  # its first halls host GPUs within the year
+    assert (host["hosting_revenue_usd"] > 0).any()

@@ -55,12 +55,13 @@ def test_clearing_invariants_wide_search(m):
 
 
 def test_many_firms_clear_and_account():
-    """Twenty firms from both presets, entering at staggered dates."""
+    """Twenty token sellers from both presets, entering at staggered dates, beside the
+    default's host."""
     firms = [f"+firm@firms.l{i}=lean_lab" for i in range(10)] + \
             [f"+firm@firms.g{i}=tech_giant" for i in range(8)]
     entries = ",".join(f"{{at: {10 * i}, kind: entry, firm: l{i}}}" for i in range(10))
     result = sim.run(["horizon_days=400", *firms, f"shocks=[{entries}]"], seed=5)
-    assert result.firms["firm"].nunique() == 20
+    assert result.firms["firm"].nunique() == 21  # and the default's host
     first = result.firms.groupby("firm")["day"].min()
     assert np.array_equal(first[[f"l{i}" for i in range(10)]].to_numpy(), np.arange(0, 100, 10))
     for check in INVARIANTS:
