@@ -72,9 +72,7 @@ class Forecast(CapacityRule):
     def order(self, me, ctx):
         p = self.params
         need = self.forecast(me) * (1.0 + p.headroom) / (me.tokens_per_gpu_hour * 24.0)
-        gap = need - me.gpus_serving - me.gpus_on_order - me.gpus_contracted
-        if me.gpus_rented_out:
-            gap -= me.gpus_rented_out
+        gap = need - me.gpus_serving - me.gpus_on_order - me.gpus_contracted - me.gpus_rented_out
         return float(gap) if gap > 0 else 0.0
 
 

@@ -196,10 +196,9 @@ def with_world(ask_price, ask_volume, ask_place, bid_price, bid_volume, bid_plac
                world_price: float):
     """The firms' orders with the rest of the world's appended (module doc): an ask and a bid at
     ``world_price``, each for twice the firms' asks' and bids' GPU-hours together (so more than
-either side of the firms' orders), both placed in
-    :data:`WORLD` (so in the global auction only).  Returns the seven
-    order arrays and lists of :func:`clear_with_controls`, each one longer; the world's orders
-    are the last ask and the last bid."""
+    either side of the firms' orders), both placed in :data:`WORLD` (so in the global auction
+    only).  Returns the seven order arrays and lists of :func:`clear_with_controls`, each one
+    longer; the world's orders are the last ask and the last bid."""
     u, w = np.asarray(ask_volume, dtype=float), np.asarray(bid_volume, dtype=float)
     volume = 2.0 * (u.sum() + w.sum())
     return (np.append(np.asarray(ask_price, dtype=float), world_price), np.append(u, volume),
@@ -420,6 +419,7 @@ class ComputeMarket:
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
         a, u, b, w = cat(ask_p), cat(ask_v), cat(bid_p), cat(bid_v)
         n_a, n_b = a.size, b.size
+        p_w = math.nan
         if self.world_price is not None:
             p_w = self.world_price(self.model.day)
             a, u, ask_at, b, w, bid_at, bid_rule = with_world(a, u, ask_at, b, w, bid_at,
@@ -447,16 +447,16 @@ class ComputeMarket:
             if hasattr(part, "compute_bids"):
                 part.compute_bought(fill.bought, _price(fill.paid_usd, fill.bought, home), period)
             fills[firm.name] = fills[firm.name] + fill if firm.name in fills else fill
+        # The firms' side (the world's orders are the last ask and bid): without the world,
+        # what the firms sold is what they bought.
         sold, bought = float(res.sold[:n_a].sum()), float(res.bought[:n_b].sum())
         demand = float(w[:n_b].sum())
+        world = self.world_price is not None
         record = ClearingRecord(
-            day=self.model.day, price=res.world.price if self.world_price is None else p_w,
-            local_prices={p: c.price for p, c in res.local.items()},
-            volume=res.volume if self.world_price is None else max(sold, bought),
-            supply=float(u[:n_a].sum()),
-            demand=res.demand if self.world_price is None else demand,
-            unmet=res.unmet if self.world_price is None else max(demand - bought, 0.0),
-            fills=fills, world_net=bought - sold if self.world_price is not None else 0.0)
+            day=self.model.day, price=p_w if world else res.world.price,
+            local_prices={p: c.price for p, c in res.local.items()}, volume=max(sold, bought),
+            supply=float(u[:n_a].sum()), demand=demand, unmet=max(demand - bought, 0.0),
+            fills=fills, world_net=bought - sold if world else 0.0)
         self.last = record
         self.clearings.append(record)
         return record
