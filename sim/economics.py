@@ -1025,7 +1025,8 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     shadow price of ``i``'s capacity, zero unless ``D_i = K_i`` (the Kuhn-Tucker conditions;
     a player without capacity, ``K_i = 0``, is at ``+inf``: it sells nothing;
     by duality no allocation of the customers, rationed or not, does better).  Found by Newton's
-    method on ``D_B(p) = K_B`` for the set ``B`` of binding capacities, the other players at
+    method on ``D_B(p) = K_B`` (damped: a step is halved until the relative excess demand
+    ``(D_B - K_B) / K_B`` shrinks) for the set ``B`` of binding capacities, the other players at
     cost, ``B`` grown while a player at cost is over its capacity and shrunk while a capped
     player's price is below its cost; ``start`` (the players' prices of a nearby market, e.g.
     yesterday's answer) seeds the set and Newton's method.
@@ -1054,25 +1055,36 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         # Solve D_B(p) = K_B for the binding set B (a warm start is only where Newton begins),
         # then grow B by the players at cost over capacity, shrink it by those below cost.
         idx = players[capped]
+        k = caps[capped]
+        state = demand_state(market, p, base) if idx.size else None
         for _ in range(100 if idx.size else 0):
-            _, d, jac = demand_state(market, p, base)
-            f = d[idx] - caps[capped]
-            if np.all(np.abs(f) <= tol * np.maximum(caps[capped], 1e-300)):
+            _, d, jac = state
+            rel = (d[idx] - k) / k  # relative excess demand of the capped players
+            if np.all(np.abs(rel) <= tol):
                 break
             try:
-                step = np.linalg.solve(jac[np.ix_(idx, idx)], -f)
+                step = np.linalg.solve(jac[np.ix_(idx, idx)], k * -rel)
             except np.linalg.LinAlgError:  # a flat direction: the least-squares step
-                step = np.linalg.lstsq(jac[np.ix_(idx, idx)], -f, rcond=None)[0]
+                step = np.linalg.lstsq(jac[np.ix_(idx, idx)], k * -rel, rcond=None)[0]
             if not np.all(np.isfinite(step)):
                 break
-            t = 1.0
-            while True:  # keep the index finite: halve steps that would go below -kappa
+            # Damped Newton: halve the step until the usage index stays finite (prices above
+            # -kappa) and the relative excess demand shrinks, so a market whose demand is many
+            # times its capacities is not overshot to prices where nobody buys.
+            merit, t, new = float(rel @ rel), 1.0, None
+            while t >= 1e-8:
                 trial = p.copy()
                 trial[idx] = p[idx] + t * step
-                if np.all(trial[idx] > -market.usage.satiation * 0.999) or t < 1e-8:
-                    break
+                if np.all(trial[idx] > -market.usage.satiation * 0.999):
+                    got = demand_state(market, trial, base)
+                    r = (got[1][idx] - k) / k
+                    if np.all(np.isfinite(r)) and float(r @ r) < merit:
+                        new = got
+                        break
                 t *= 0.5
-            p = trial
+            if new is None:
+                break
+            p, state = trial, new
         d = demand_state(market, p, base)[1][players]
         over = ~capped & ~none & (d > caps * (1.0 + 1e-12))
         low = capped & (p[players] < costs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -578,3 +579,22 @@ def test_the_default_run_keeps_every_invariant(run_cached):
     result = run_cached("horizon_days=400", "output.figures=false")
     for check in ALL:
         check(result)
+
+
+def test_the_efficient_benchmark_fills_capacities_far_below_demand():
+    """A day of a ten-year ``china_2024`` run (seed 1): at marginal cost the three firms' demand
+    is 18-25 times their capacities.  The efficient prices fill every capacity exactly (the
+    Kuhn-Tucker conditions with every capacity binding), cold or from the day before's answer;
+    an undamped Newton step had overshot one firm to a price at which nobody buys."""
+    from sim.economics import SegmentMarket, demand_state, efficient_prices
+
+    z = np.load(Path(__file__).parent / "data" / "efficient_far_over_capacity.npz")
+    market = SegmentMarket(z["qualities"], z["costs"], z["sizes"], z["alpha"], z["theta"],
+                           float(z["outside"][0]), float(z["outside"][1]), z["capacities"])
+    players = np.arange(3)
+    for start in (None, z["start"]):
+        p = market.costs.copy()
+        p[players] = efficient_prices(market, market.costs.copy(), players, start=start)
+        d = demand_state(market, p)[1]
+        np.testing.assert_allclose(d[players], market.capacities[players], rtol=1e-9)
+        assert (p[players] > market.costs[players]).all()
