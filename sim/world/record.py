@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import operator
 
+from sim.world.compute import COMPUTE_COLUMNS
+
 __all__ = ["FIRM_REPORTERS", "FIRM_COLUMNS", "MARKET_COLUMNS", "NETWORK_COLUMNS",
            "EVENT_COLUMNS"]
 
@@ -80,8 +82,6 @@ MARKET_COLUMNS = [
     "producer_surplus_usd", "subsidy_paid_usd", "total_surplus_usd", "no_purchase_m_tokens",
     "no_purchase_choice_share", "rationing_loss_usd", "efficient_surplus_usd",
     "deadweight_loss_usd", *NETWORK_COLUMNS,
-    # The compute market (sim/world/compute.py); NaN when it is disabled.
-    "compute_price_usd_per_gpu_hour", "compute_volume_gpu_hours", "compute_unmatched_gpu_hours",
-    "compute_supply_gpu_hours", "compute_world_net_gpu_hours",
+    *COMPUTE_COLUMNS,  # the compute market (sim/world/compute.py); NaN when it is disabled
 ]
 EVENT_COLUMNS = ["time", "day", "date", "firm", "kind", "detail", "value"]
