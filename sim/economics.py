@@ -1025,11 +1025,12 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     shadow price of ``i``'s capacity, zero unless ``D_i = K_i`` (the Kuhn-Tucker conditions;
     a player without capacity, ``K_i = 0``, is at ``+inf``: it sells nothing;
     by duality no allocation of the customers, rationed or not, does better).  Found by Newton's
-    method on ``D_B(p) = K_B`` (damped: a step is halved until the relative excess demand
-    ``(D_B - K_B) / K_B`` shrinks) for the set ``B`` of binding capacities, the other players at
+    method on ``log D_B(p) = log K_B`` (damped: a step is halved until ``|log(D_B / K_B)|``
+    shrinks) for the set ``B`` of binding capacities, the other players at
     cost, ``B`` grown while a player at cost is over its capacity and shrunk while a capped
     player's price is below its cost; ``start`` (the players' prices of a nearby market, e.g.
-    yesterday's answer) seeds the set and Newton's method.
+    yesterday's answer) seeds the set and Newton's method, and when that does not settle (a
+    start far from today's answer) the solve starts again from every player at cost.
 
     Returns
     -------
@@ -1041,43 +1042,64 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
     if market.capacities is None:
         return costs.copy()
     caps = market.capacities[players]
-    capped = np.zeros(players.size, bool)
-    if start is not None:
-        start = _vec(start)
-        capped = (start > costs) & np.isfinite(start)
-        p[players] = np.where(capped, start, costs)
     # A player without capacity sells nothing: its price is +inf (no customer chooses it).
     none = caps <= 0
-    capped &= ~none
     p[players[none]] = np.inf
     base = market.price_free_utilities()
+    if start is not None:
+        start = _vec(start)
+        capped = (start > costs) & np.isfinite(start) & ~none
+        warm = p.copy()
+        warm[players] = np.where(capped, start, warm[players])
+        got, settled = _efficient_from(market, warm, players, costs, caps, none, capped, base,
+                                       tol)
+        if settled:
+            return got
+    # Cold: every player at cost, the binding set grown from there.
+    return _efficient_from(market, p, players, costs, caps, none,
+                           np.zeros(players.size, bool), base, tol)[0]
+
+
+def _efficient_from(market: SegmentMarket, p: np.ndarray, players: np.ndarray,
+                    costs: np.ndarray, caps: np.ndarray, none: np.ndarray, capped: np.ndarray,
+                    base: np.ndarray, tol: float) -> tuple[np.ndarray, bool]:
+    """:func:`efficient_prices` from prices ``p`` and the binding set ``capped``: the players'
+    prices, and whether they settled (Newton's method solved every binding set it was given, and
+    the last has no player at cost over its capacity and none capped below its cost)."""
+    p = p.copy()
     for _ in range(2 * players.size + 3):
         # Solve D_B(p) = K_B for the binding set B (a warm start is only where Newton begins),
         # then grow B by the players at cost over capacity, shrink it by those below cost.
         idx = players[capped]
         k = caps[capped]
         state = demand_state(market, p, base) if idx.size else None
+        solved = not idx.size
         for _ in range(100 if idx.size else 0):
             _, d, jac = state
-            rel = (d[idx] - k) / k  # relative excess demand of the capped players
-            if np.all(np.abs(rel) <= tol):
+            with np.errstate(divide="ignore"):
+                g = np.log(d[idx] / k)  # log excess demand of the capped players
+            if np.all(np.abs(g) <= tol):
+                solved = True
                 break
+            # Newton's method on log D_B(p) = log K_B: log demand is close to linear in prices
+            # (exactly, in one logit segment), where demand itself falls off a cliff.
+            j = jac[np.ix_(idx, idx)] / d[idx][:, None]
             try:
-                step = np.linalg.solve(jac[np.ix_(idx, idx)], k * -rel)
+                step = np.linalg.solve(j, -g)
             except np.linalg.LinAlgError:  # a flat direction: the least-squares step
-                step = np.linalg.lstsq(jac[np.ix_(idx, idx)], k * -rel, rcond=None)[0]
+                step = np.linalg.lstsq(j, -g, rcond=None)[0]
             if not np.all(np.isfinite(step)):
                 break
-            # Damped Newton: halve the step until the usage index stays finite (prices above
-            # -kappa) and the relative excess demand shrinks, so a market whose demand is many
-            # times its capacities is not overshot to prices where nobody buys.
-            merit, t, new = float(rel @ rel), 1.0, None
+            # Damped: halve the step until the usage index stays finite (prices above -kappa)
+            # and the log excess demand shrinks.
+            merit, t, new = float(g @ g), 1.0, None
             while t >= 1e-8:
                 trial = p.copy()
                 trial[idx] = p[idx] + t * step
                 if np.all(trial[idx] > -market.usage.satiation * 0.999):
                     got = demand_state(market, trial, base)
-                    r = (got[1][idx] - k) / k
+                    with np.errstate(divide="ignore"):
+                        r = np.log(got[1][idx] / k)
                     if np.all(np.isfinite(r)) and float(r @ r) < merit:
                         new = got
                         break
@@ -1089,8 +1111,8 @@ def efficient_prices(market: SegmentMarket, prices=None, players=None,
         over = ~capped & ~none & (d > caps * (1.0 + 1e-12))
         low = capped & (p[players] < costs)
         if not over.any() and not low.any():
-            return p[players].copy()
+            return p[players].copy(), solved
         capped = (capped | over) & ~low
         free = ~capped & ~none
         p[players[free]] = costs[free]
-    return p[players].copy()
+    return p[players].copy(), False

@@ -581,14 +581,16 @@ def test_the_default_run_keeps_every_invariant(run_cached):
         check(result)
 
 
-def test_the_efficient_benchmark_fills_capacities_far_below_demand():
-    """A day of a ten-year ``china_2024`` run (seed 1): at marginal cost the three firms' demand
-    is 18-25 times their capacities.  The efficient prices fill every capacity exactly (the
-    Kuhn-Tucker conditions with every capacity binding), cold or from the day before's answer;
-    an undamped Newton step had overshot one firm to a price at which nobody buys."""
+@pytest.mark.parametrize("case", ["efficient_far_over_capacity", "efficient_cliff"])
+def test_the_efficient_benchmark_fills_capacities_far_below_demand(case):
+    """Two days of a ten-year ``china_2024`` run (seed 1): at marginal cost the three firms'
+    demand is 18-25 (and 36-66) times their capacities.  The efficient prices fill every
+    capacity exactly (the Kuhn-Tucker conditions with every capacity binding), cold or from the
+    day before's answer; Newton's method on demand itself had overshot to prices at which
+    nobody buys (demand falls off a cliff in price; its log does not)."""
     from sim.economics import SegmentMarket, demand_state, efficient_prices
 
-    z = np.load(Path(__file__).parent / "data" / "efficient_far_over_capacity.npz")
+    z = np.load(Path(__file__).parent / "data" / f"{case}.npz")
     market = SegmentMarket(z["qualities"], z["costs"], z["sizes"], z["alpha"], z["theta"],
                            float(z["outside"][0]), float(z["outside"][1]), z["capacities"])
     players = np.arange(3)
